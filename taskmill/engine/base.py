@@ -1,0 +1,129 @@
+"""Engine requests and results, shared by every backend."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Protocol, Sequence
+
+
+@dataclass
+class GenerationRequest:
+    """One prompt (raw text or chat messages) and how to sample it.
+
+    Exactly one of `prompt` and `messages` is set. `choices` (fixed list) and
+    `json_schema` are structured-output constraints enforced by the backend's
+    own structured-output support; at most one of them is set.
+    """
+
+    prompt: str | None = None
+    messages: list[dict[str, str]] | None = None
+    n: int = 1
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int | None = None
+    max_tokens: int = 256
+    stop: list[str] | None = None
+    seed: int | None = None
+    choices: list[str] | None = None
+    json_schema: dict[str, Any] | None = None
+    logprobs: bool = False  # ask for the cumulative logprob of each completion
+
+    def __post_init__(self) -> None:
+        if (self.prompt is None) == (self.messages is None):
+            raise ValueError("GenerationRequest needs exactly one of `prompt` or `messages`")
+        if self.choices is not None and self.json_schema is not None:
+            raise ValueError("GenerationRequest: set at most one of `choices` and `json_schema`")
+        if self.n < 1:
+            raise ValueError(f"GenerationRequest.n must be >= 1, got {self.n}")
+
+    def sampling(self) -> dict[str, Any]:
+        """The sampling kwargs actually used; stored in each record's `sampling`."""
+        out: dict[str, Any] = {
+            "n": self.n,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+        }
+        if self.top_k is not None:
+            out["top_k"] = self.top_k
+        if self.stop:
+            out["stop"] = list(self.stop)
+        if self.seed is not None:
+            out["seed"] = self.seed
+        if self.choices is not None:
+            out["choices"] = list(self.choices)
+        if self.json_schema is not None:
+            out["json_schema"] = self.json_schema
+        return out
+
+    def prompt_key(self) -> str:
+        """The exact prompt bytes as text (messages as canonical JSON), for prompt_sha256."""
+        if self.prompt is not None:
+            return self.prompt
+        from taskmill.records import canonical_json
+
+        return canonical_json(self.messages)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Completion:
+    text: str
+    finish_reason: str | None  # "stop", "length", ...
+    completion_tokens: int
+    cumulative_logprob: float | None = None
+
+
+@dataclass
+class GenerationResult:
+    completions: list[Completion]
+    prompt_tokens: int
+    # The prompt as rendered for the model (chat template applied), when known.
+    rendered_prompt: str | None = None
+    error: str | None = None  # set when this one request failed and the batch went on
+
+    @property
+    def texts(self) -> list[str]:
+        return [c.text for c in self.completions]
+
+    @property
+    def completion_tokens(self) -> int:
+        return sum(c.completion_tokens for c in self.completions)
+
+
+ProgressFn = Callable[[int], None]  # called with the number of requests just finished
+
+
+class Engine(Protocol):
+    """What generators see. `model_name` is what records store in `model`."""
+
+    model_name: str
+
+    def generate(
+        self, requests: Sequence[GenerationRequest], progress: ProgressFn | None = None
+    ) -> list[GenerationResult]:
+        """One result per request, in request order."""
+        ...
+
+
+@dataclass
+class EngineStats:
+    """Totals a run reports: requests, tokens and time spent inside the engine."""
+
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, results: Sequence[GenerationResult], seconds: float) -> None:
+        self.requests += len(results)
+        self.prompt_tokens += sum(r.prompt_tokens for r in results)
+        self.completion_tokens += sum(r.completion_tokens for r in results)
+        self.seconds += seconds
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.completion_tokens / self.seconds if self.seconds else 0.0

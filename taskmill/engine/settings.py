@@ -1,0 +1,32 @@
+"""Engine settings from the run config (shared by every backend)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class EngineSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Literal["vllm", "openai"] = "vllm"
+    # packaged:smollm2 (default), an HF model dir, or a hub name already in the local cache.
+    name: str = "packaged:smollm2"
+    # vLLM offline engine (backend=vllm)
+    dtype: str = "auto"  # "auto": float32 on CPU (AVX2-only CPUs lack fast bf16), model dtype on GPU
+    max_model_len: int = 2048
+    gpu_memory_utilization: float | None = None  # None: 0.2 on CPU (share of RAM), 0.9 on GPU
+    enforce_eager: bool = True
+    max_num_seqs: int = 64
+    seed: int = 0
+    num_engines: int = Field(1, ge=1)  # Ray actors, each holding one model copy
+    actor_num_cpus: float = Field(1.0, gt=0)  # keep below the machine's CPUs so Ray tasks still run
+    actor_num_gpus: float = Field(0.0, ge=0)
+    # OpenAI-compatible server (backend=openai)
+    base_url: str | None = None
+    api_key: str = "EMPTY"
+    served_model_name: str | None = None  # the server's model id; default: `name`
+    max_concurrency: int = Field(16, ge=1)
+    request_timeout_s: float = Field(300.0, gt=0)
+    max_retries: int = Field(4, ge=0)
