@@ -113,3 +113,23 @@ class RunStore:
             entry["rows"] = sum(s["rows"] for s in entry["shards"].values())
             manifest["updated"] = time.time()
             self.write_text("manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
+
+    # -- whole-stage completion (for global stages such as dedup) -------------
+    def stage_done(self, stage: str) -> bool:
+        return bool(self.manifest()["stages"].get(stage, {}).get("done"))
+
+    def mark_stage_done(self, stage: str, **info: Any) -> None:
+        with self._manifest_lock:
+            manifest = self.manifest()
+            entry = manifest["stages"].setdefault(stage, {"shards": {}})
+            entry.update(info, done=True)
+            self.write_text("manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
+
+    def clear_stage(self, stage: str) -> None:
+        """Remove a stage's files (a global stage that did not finish starts over)."""
+        if self._exists(self.path(stage)):
+            self.fs.delete_dir(self.path(stage))
+        with self._manifest_lock:
+            manifest = self.manifest()
+            if manifest["stages"].pop(stage, None) is not None:
+                self.write_text("manifest.json", json.dumps(manifest, indent=2, sort_keys=True))

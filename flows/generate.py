@@ -1,0 +1,84 @@
+"""The generate stage: plan shards, skip finished ones, run the rest, store them.
+
+LLM generators run shard by shard against the engine actors (one batch per
+shard keeps vLLM's batch full and makes each shard the unit of resume);
+symbolic generators run their shards as Ray tasks on all cores.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.cache_policies import NO_CACHE
+from tqdm.auto import tqdm
+
+from generators.base import GeneratorConfig, ShardOutput, load_generator_class
+from taskmill.config import RunConfig
+from taskmill.engine.factory import get_engine
+from taskmill.engine.metered import MeteredEngine
+from taskmill.executors import RayExecutor
+from taskmill.records import to_table
+from taskmill.store import RunStore
+
+
+def generated_stage(method: str) -> str:
+    return f"generated/{method}"
+
+
+def rejects_stage(method: str) -> str:
+    return f"rejects/generate-{method}"
+
+
+def run_symbolic_shard(shard: Any, config: GeneratorConfig, run_seed: int) -> ShardOutput:
+    """Top-level so Ray can ship it: rebuilds the generator inside the worker."""
+    generator = load_generator_class(config.method)(config, run_seed)
+    return generator.run_shard(shard, None)
+
+
+def _save(store: RunStore, method: str, index: int, out: ShardOutput, seconds: float) -> None:
+    # Rejects first: a shard counts as done only once its kept file exists.
+    store.write_shard(rejects_stage(method), index, to_table(out.rejects))
+    store.write_shard(generated_stage(method), index, to_table(out.kept))
+    store.record_shard(generated_stage(method), index, len(out.kept), seconds, rejects=len(out.rejects), stats=out.stats)
+
+
+@task(name="generate", task_run_name="generate-{gen_config.method}", cache_policy=NO_CACHE)
+def generate_stage(cfg: RunConfig, gen_config: GeneratorConfig, documents: list[dict]) -> dict[str, Any]:
+    logger = get_run_logger()
+    store = RunStore(cfg.run_dir)
+    generator = load_generator_class(gen_config.method)(gen_config, cfg.seed)
+    shards = generator.plan_shards(documents)
+    todo = [i for i in range(len(shards)) if not store.has_shard(generated_stage(gen_config.method), i)]
+    logger.info("%s: %d shards planned, %d already done, %d to run", gen_config.method, len(shards), len(shards) - len(todo), len(todo))
+    report: dict[str, Any] = {"method": gen_config.method, "shards": len(shards), "resumed": len(shards) - len(todo)}
+    if not todo:
+        return report
+    start = time.perf_counter()
+    progress_id = create_progress_artifact(progress=0.0, description=f"{gen_config.method}: shards done")
+    if generator.needs_engine:
+        bar = tqdm(desc=f"{gen_config.method} requests", unit="req", dynamic_ncols=True)
+        engine = MeteredEngine(get_engine(cfg.engine), on_progress=bar.update)
+        for done, index in enumerate(todo, 1):
+            shard_start = time.perf_counter()
+            out = generator.run_shard(shards[index], engine)
+            _save(store, gen_config.method, index, out, time.perf_counter() - shard_start)
+            update_progress_artifact(progress_id, progress=100.0 * done / len(todo))
+            bar.set_postfix(shard=f"{done}/{len(todo)}", tok_s=f"{engine.stats.tokens_per_s:.0f}")
+        bar.close()
+        report.update(
+            requests=engine.stats.requests,
+            prompt_tokens=engine.stats.prompt_tokens,
+            completion_tokens=engine.stats.completion_tokens,
+            engine_seconds=round(engine.stats.seconds, 3),
+        )
+    else:
+        executor = RayExecutor(num_cpus=cfg.ray.task_cpus)
+        outputs = executor.map(run_symbolic_shard, [shards[i] for i in todo], gen_config, cfg.seed)
+        for done, (index, out) in enumerate(zip(todo, outputs), 1):
+            _save(store, gen_config.method, index, out, 0.0)
+            update_progress_artifact(progress_id, progress=100.0 * done / len(todo))
+    report["seconds"] = round(time.perf_counter() - start, 3)
+    return report

@@ -1,0 +1,124 @@
+"""Prefect tasks for the stages after generation: sources, curate, select, export.
+
+Global stages (dedup across all shards, selection over the whole pool) are
+resumed as a unit: a stage marked done in the manifest is skipped on rerun;
+one that crashed midway is cleared and run again.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from flows.generate import generated_stage
+from taskmill.config import RunConfig
+from taskmill.executors import LocalExecutor, RayExecutor
+from taskmill.records import from_table, to_table
+from taskmill.sources import load_documents
+from taskmill.store import RunStore
+
+SHARD_ROWS = 5_000  # rows per shard for stages that re-shard their output
+
+
+@task(name="load-sources", cache_policy=NO_CACHE)
+def sources_stage(cfg: RunConfig) -> list[dict]:
+    logger = get_run_logger()
+    documents: list[dict] = []
+    for source in cfg.sources:
+        docs, skipped = load_documents(source)
+        logger.info("source %s %s: %d documents, skipped %s", source.kind, source.path or "", len(docs), skipped)
+        documents.extend(docs)
+    return documents
+
+
+def _sink(store: RunStore, stage: str):
+    counter = itertools.count()
+
+    def write(table) -> None:
+        if table.num_rows:
+            store.write_shard(stage, next(counter), table)
+
+    return write
+
+
+@task(name="curate", cache_policy=NO_CACHE)
+def curate_stage(cfg: RunConfig, methods: list[str]) -> dict[str, Any]:
+    import filters
+    from taskmill.embeddings import EmbeddingCache
+
+    store = RunStore(cfg.run_dir)
+    if store.stage_done("curated"):
+        return store.manifest()["stages"]["curated"].get("report", {})
+    for stage in ("curated", "rejects/curation"):
+        store.clear_stage(stage)
+
+    def shards():
+        for method in methods:
+            yield from store.iter_shards(generated_stage(method))
+
+    start = time.perf_counter()
+    report = filters.curate(
+        shards,
+        cfg.curation,
+        executor=RayExecutor(num_cpus=cfg.ray.task_cpus),
+        write_kept=_sink(store, "curated"),
+        write_rejects=_sink(store, "rejects/curation"),
+        embeddings=EmbeddingCache(store.path("embeddings")),
+    )
+    summary = report.to_dict() if hasattr(report, "to_dict") else dict(report)
+    summary["seconds"] = round(time.perf_counter() - start, 3)
+    store.mark_stage_done("curated", report=summary)
+    return summary
+
+
+@task(name="select", cache_policy=NO_CACHE)
+def select_stage(cfg: RunConfig) -> dict[str, Any]:
+    import selection
+    from taskmill.embeddings import EmbeddingCache
+
+    store = RunStore(cfg.run_dir)
+    if store.stage_done("selected"):
+        return store.manifest()["stages"]["selected"].get("report", {})
+    store.clear_stage("selected")
+    records = from_table(store.read_stage("curated"))
+    embeddings = None
+    if records and selection.needs_embeddings(cfg.selection):
+        cache = EmbeddingCache(store.path("embeddings"))
+        embeddings = cache.embed(records, [r["id"] for r in records])
+    result = selection.select(records, embeddings, cfg.selection)
+    chosen = [records[i] for i in result.indices]
+    write = _sink(store, "selected")
+    for start in range(0, len(chosen), SHARD_ROWS):
+        write(to_table(chosen[start : start + SHARD_ROWS]))
+    report = {
+        "available": len(records),
+        "selected": len(chosen),
+        "objective": result.objective,
+        "mixture": result.mixture_table,
+    }
+    store.mark_stage_done("selected", report=report)
+    return report
+
+
+@task(name="export", cache_policy=NO_CACHE)
+def export_stage(cfg: RunConfig, mixture_table: list[dict], summary: dict[str, Any]) -> dict[str, str]:
+    from taskmill.export import export_records
+
+    store = RunStore(cfg.run_dir)
+    records = from_table(store.read_stage("selected"))
+    return export_records(
+        store.path("export"),
+        records,
+        formats=list(cfg.export.formats),
+        dataset_name=cfg.export.dataset_name,
+        hf_dataset=cfg.export.hf_dataset,
+        mixture_table=mixture_table,
+        summary=summary,
+    )
+
+
+__all__ = ["sources_stage", "curate_stage", "select_stage", "export_stage", "LocalExecutor"]

@@ -1,0 +1,93 @@
+"""The run summary: records per stage, rejects by reason, tokens, tokens/s.
+
+Computed from what is on disk, so a resumed run reports the whole dataset,
+not just the shards it ran this time. Printed and published as Prefect
+artifacts (a markdown report and a table of reject reasons).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pyarrow.compute as pc
+
+from flows.generate import generated_stage, rejects_stage
+from taskmill.store import RunStore
+
+
+def _reasons(store: RunStore, stage: str) -> dict[str, int]:
+    counts: Counter[str] = Counter()
+    for table in store.iter_shards(stage):
+        if table.num_rows:
+            for row in pc.value_counts(table["reject_reason"]).to_pylist():
+                counts[row["values"] or "(none)"] += row["counts"]
+    return dict(sorted(counts.items()))
+
+
+def _rows(store: RunStore, stage: str) -> int:
+    return sum(t.num_rows for t in store.iter_shards(stage))
+
+
+def _token_sum(store: RunStore, stage: str, column: str) -> int:
+    total = 0
+    for table in store.iter_shards(stage):
+        value = pc.sum(table[column]).as_py() if table.num_rows else None
+        total += value or 0
+    return total
+
+
+def build_summary(store: RunStore, run_id: str, methods: list[str], generation_reports: list[dict]) -> dict[str, Any]:
+    per_stage: dict[str, int] = {}
+    rejects: dict[str, dict[str, int]] = {}
+    completion_tokens = prompt_tokens = 0
+    for method in methods:
+        per_stage[f"generated/{method}"] = _rows(store, generated_stage(method))
+        rejects[f"generate-{method}"] = _reasons(store, rejects_stage(method))
+        for stage in (generated_stage(method), rejects_stage(method)):
+            completion_tokens += _token_sum(store, stage, "completion_tokens")
+            prompt_tokens += _token_sum(store, stage, "prompt_tokens")
+    per_stage["curated"] = _rows(store, "curated")
+    rejects["curation"] = _reasons(store, "rejects/curation")
+    per_stage["selected"] = _rows(store, "selected")
+    engine_tokens = sum(r.get("completion_tokens", 0) for r in generation_reports)
+    engine_seconds = sum(r.get("engine_seconds", 0.0) for r in generation_reports)
+    return {
+        "run_id": run_id,
+        "run_dir": store.root,
+        "records_per_stage": per_stage,
+        "rejects": rejects,
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        # tokens/s of the generation done in this run (a fully resumed run did none)
+        "tokens_per_s": round(engine_tokens / engine_seconds, 1) if engine_seconds else 0.0,
+        "generation": generation_reports,
+    }
+
+
+def render_markdown(summary: dict[str, Any]) -> str:
+    lines = [f"# taskmill run `{summary['run_id']}`", "", "| stage | records |", "|---|---|"]
+    lines += [f"| {stage} | {n} |" for stage, n in summary["records_per_stage"].items()]
+    lines += ["", "| rejected at | reason | records |", "|---|---|---|"]
+    for stage, reasons in summary["rejects"].items():
+        lines += [f"| {stage} | {reason} | {n} |" for reason, n in reasons.items()]
+    lines += [
+        "",
+        f"Tokens: {summary['prompt_tokens']} prompt, {summary['completion_tokens']} completion; "
+        f"generation throughput this run: {summary['tokens_per_s']} tokens/s.",
+        f"Run directory: `{summary['run_dir']}`",
+    ]
+    return "\n".join(lines)
+
+
+def render_text(summary: dict[str, Any]) -> str:
+    out = [f"taskmill run {summary['run_id']}  ({summary['run_dir']})"]
+    out += [f"  {stage:<28} {n:>8} records" for stage, n in summary["records_per_stage"].items()]
+    for stage, reasons in summary["rejects"].items():
+        for reason, n in reasons.items():
+            out.append(f"  rejected at {stage:<17} {reason:<22} {n:>6}")
+    out.append(
+        f"  tokens: {summary['prompt_tokens']} prompt / {summary['completion_tokens']} completion;"
+        f" {summary['tokens_per_s']} tokens/s this run"
+    )
+    return "\n".join(out)

@@ -1,0 +1,143 @@
+"""The run config: one YAML file, validated before any work starts.
+
+Stage sections belong to their packages (generators, filters, selection);
+this module assembles them. Errors name the field path and allowed values,
+e.g. `generators.0.task_types.1: unknown task type 'qq' (allowed: ...)`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from taskmill.engine.settings import EngineSettings
+from taskmill.records import canonical_json
+from taskmill.sources import SourceConfig
+
+
+class RayConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    address: str | None = None  # None: local Ray; "auto" or "ray://host:10001" joins a cluster
+    num_cpus: int | None = None  # local Ray only
+    task_cpus: float = Field(0.5, gt=0)  # CPUs each CPU-stage Ray task asks for
+
+
+class ExportConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    formats: list[Literal["messages", "prompt_completion", "alpaca", "sharegpt"]] = ["messages", "alpaca"]
+    hf_dataset: bool = True  # also write a `datasets` directory (save_to_disk)
+    dataset_name: str = "taskmill-dataset"
+
+
+class RunConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "taskmill"
+    run_id: str | None = None  # default: name + hash of the config, so a rerun resumes
+    run_root: str = "runs"  # local path or any pyarrow filesystem URI
+    seed: int = 42
+    ray: RayConfig = RayConfig()
+    engine: EngineSettings = EngineSettings()
+    sources: list[SourceConfig] = []
+    generators: list[Any] = Field(min_length=1)
+    curation: Any = Field(default_factory=dict)
+    selection: Any = Field(default_factory=dict)
+    export: ExportConfig = ExportConfig()
+
+    @field_validator("generators", mode="before")
+    @classmethod
+    def _generators(cls, value: Any) -> list[Any]:
+        from generators.base import load_generator_class
+
+        if not isinstance(value, list):
+            raise ValueError("generators must be a list of generator configs, each with a `method`")
+        out = []
+        for item in value:
+            if isinstance(item, BaseModel):
+                out.append(item)
+                continue
+            if not isinstance(item, dict) or "method" not in item:
+                raise ValueError("each generator needs a `method` (e.g. bonito, self_guide, sql_exec)")
+            out.append(load_generator_class(item["method"]).Config.model_validate(item))
+        return out
+
+    @field_validator("curation", mode="before")
+    @classmethod
+    def _curation(cls, value: Any) -> Any:
+        from filters import CurationConfig
+
+        return value if isinstance(value, CurationConfig) else CurationConfig.model_validate(value or {})
+
+    @field_validator("selection", mode="before")
+    @classmethod
+    def _selection(cls, value: Any) -> Any:
+        from selection import SelectionConfig
+
+        return value if isinstance(value, SelectionConfig) else SelectionConfig.model_validate(value or {})
+
+    def resolved(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def config_hash(self) -> str:
+        data = self.resolved()
+        data.pop("run_id", None)
+        return hashlib.sha256(canonical_json(data).encode()).hexdigest()[:10]
+
+    @property
+    def resolved_run_id(self) -> str:
+        return self.run_id or f"{re.sub(r'[^A-Za-z0-9_.-]', '-', self.name)}-{self.config_hash()}"
+
+    @property
+    def run_dir(self) -> str:
+        return f"{self.run_root.rstrip('/')}/{self.resolved_run_id}"
+
+
+class ConfigError(ValueError):
+    """A config that cannot run; the message lists every bad field."""
+
+
+def _format(error: ValidationError) -> str:
+    lines = []
+    for e in error.errors():
+        path = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        lines.append(f"  {path}: {e['msg']}" + (f" (got {e['input']!r})" if e["type"] != "missing" and not isinstance(e.get("input"), dict) else ""))
+    return "invalid taskmill config:\n" + "\n".join(lines)
+
+
+def parse_config(data: dict[str, Any], base_dir: str | None = None) -> RunConfig:
+    """Validate a config dict. Relative paths in it resolve against `base_dir`."""
+    if base_dir:
+        data = _resolve_paths(data, base_dir)
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format(exc)) from None
+
+
+def load_config(path: str) -> RunConfig:
+    if not os.path.exists(path):
+        raise ConfigError(f"config file not found: {path}")
+    with open(path, encoding="utf-8") as f:
+        data = yaml.safe_load(f) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the config must be a YAML mapping")
+    return parse_config(data, base_dir=os.path.dirname(os.path.abspath(path)))
+
+
+_PATH_KEYS = {"path", "paths", "specs", "task_files", "tables", "eval_sets", "target_path"}
+
+
+def _resolve_paths(value: Any, base_dir: str, key: str | None = None) -> Any:
+    """Make relative file paths in the config relative to the config file, not the cwd."""
+    if isinstance(value, dict):
+        return {k: _resolve_paths(v, base_dir, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_paths(v, base_dir, key) for v in value]
+    if key in _PATH_KEYS and isinstance(value, str) and value and "://" not in value and not os.path.isabs(value):
+        return os.path.normpath(os.path.join(base_dir, value))
+    return value
