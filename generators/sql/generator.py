@@ -1,0 +1,237 @@
+"""SqlExecGenerator: table + synthesized SQL → executed answer, no LLM (spec §4).
+
+Work is split by table: each table gets `tasks_per_table` task slots, cut
+into shards of `shard_size` slots. Slots are grouped into views of
+`queries_per_view`: a view is one random row sample that fits the budget,
+loaded once into a sandboxed SQLite database and rendered once per renderer.
+Every random draw comes from `derive_seed(run_seed, "sql_exec", table, ...)`,
+so a slot's outcome depends only on the seed, the table and the slot number,
+never on how slots were cut into shards or where a shard runs.
+
+A slot tries up to `max_retries` templates; each failed try is a reject with
+its reason, and a slot with no success adds one `retries_exhausted` reject.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from generators.base import Generator, ShardOutput
+from generators.sql import bundled as bundled_tables
+from generators.sql import tables as tables_mod
+from generators.sql.config import SqlExecConfig
+from generators.sql.execute import TableView
+from generators.sql.grammar import NoCompatibleMapping, sample_template
+from generators.sql.instantiate import instantiate, map_columns
+from generators.sql.linearize import PHRASES, RENDERERS, RenderedView, dropped_ranges, fit_rows, row_costs
+from generators.sql.tables import Table
+from taskmill.engine.base import Engine
+from taskmill.records import canonical_json, derive_seed, make_record, reject, sha256_hex
+
+METHOD = "sql_exec"
+METHOD_VERSION = "1"
+_CACHE: dict[str, tuple[Table, int, list[int]]] = {}  # per process: tables reused across shards
+
+
+def list_tables(config: SqlExecConfig) -> list[dict[str, Any]]:
+    """One JSON-able entry per table, in config order, bundled tables last."""
+    entries: list[dict[str, Any]] = []
+    for i, source in enumerate(config.sources):
+        path = Path(source.path).expanduser().resolve()
+        if not path.is_file():
+            raise ValueError(f"sources[{i}].path: no file at {source.path!r}")
+        common = {
+            "kind": source.kind, "path": str(path), "delimiter": source.delimiter, "column_types": source.column_types,
+        }  # fmt: skip
+        if source.kind in ("csv", "parquet"):
+            entries.append({"table_id": source.name or path.stem, "table": None, **common})
+            continue
+        present = (tables_mod.sqlite_table_names if source.kind == "sqlite" else tables_mod.duckdb_table_names)(path)
+        missing = sorted(set(source.tables or []) - set(present))
+        if missing:
+            raise ValueError(f"sources[{i}].tables: {missing} not in {source.path!r}; it has {present}")
+        for name in source.tables or present:
+            entries.append({"table_id": f"{path.stem}/{name}", "table": name, **common})
+    if config.bundled:
+        entries += [{"table_id": name, "kind": "bundled", "table": name} for name in bundled_tables.bundled_names()]
+    seen: set[str] = set()
+    for entry in entries:
+        if entry["table_id"] in seen:
+            raise ValueError(f"sources: two tables are both named {entry['table_id']!r}; set name to tell them apart")
+        seen.add(entry["table_id"])
+    excluded = {t.removeprefix("table:") for t in config.exclude_tables}
+    return [e for e in entries if e["table_id"] not in excluded]
+
+
+def load_table(entry: dict[str, Any], config: SqlExecConfig) -> tuple[Table, int, list[int]]:
+    """The normalized table plus its header cost and per-row costs, cached per process."""
+    shape = [config.max_columns, config.max_rows, config.max_cell_chars, config.drop_columns, config.budget_unit]
+    key = canonical_json([entry, shape])
+    if key in _CACHE:
+        return _CACHE[key]
+    kind = entry["kind"]
+    if kind == "bundled":
+        header, rows = bundled_tables.read_bundled(entry["table"])
+    elif kind == "csv":
+        header, rows = tables_mod.read_csv(entry["path"], entry["delimiter"], config.max_rows)
+    elif kind == "parquet":
+        header, rows = tables_mod.read_parquet(entry["path"], config.max_rows)
+    elif kind == "sqlite":
+        header, rows = tables_mod.read_sqlite(entry["path"], entry["table"], config.max_rows)
+    else:
+        header, rows = tables_mod.read_duckdb(entry["path"], entry["table"], config.max_rows)
+    table = tables_mod.build_table(
+        entry["table_id"], header, rows,
+        column_types=entry.get("column_types"), drop_columns=config.drop_columns, max_columns=config.max_columns,
+        max_rows=config.max_rows, max_cell_chars=config.max_cell_chars, strict_overrides=kind in ("csv", "parquet"),
+    )  # fmt: skip
+    header_cost, costs = row_costs(table.header, [table.row(i) for i in range(table.n_rows)], config.budget_unit)
+    _CACHE[key] = (table, header_cost, costs)
+    return _CACHE[key]
+
+
+class SqlExecGenerator(Generator):
+    method = METHOD
+    Config = SqlExecConfig
+    needs_engine = False
+
+    def __init__(self, config: SqlExecConfig, run_seed: int):
+        super().__init__(config, run_seed)
+        self.config: SqlExecConfig = config
+
+    def plan_shards(self, documents: list[dict]) -> list[dict[str, Any]]:
+        """Shards of task slots per table; documents are not used."""
+        entries = list_tables(self.config)
+        if not entries:
+            raise ValueError("sources: no tables to generate from (all excluded, or no bundled package installed)")
+        counts = [self.config.tasks_per_table] * len(entries)
+        if self.config.tasks is not None:
+            share, extra = divmod(self.config.tasks, len(entries))
+            counts = [share + (1 if i < extra else 0) for i in range(len(entries))]
+        shards = []
+        for entry, count in zip(entries, counts):
+            for start in range(0, count, self.config.shard_size):
+                shards.append({"table": entry, "slots": [start, min(count, start + self.config.shard_size)]})
+        return shards
+
+    def run_shard(self, shard: dict[str, Any], engine: Engine | None = None) -> ShardOutput:
+        cfg = self.config
+        table, header_cost, costs = load_table(shard["table"], cfg)
+        start, stop = shard["slots"]
+        stats = {"table": table.table_id, "slots": stop - start, "views": 0, "candidates": 0, "kept": 0}
+        out = ShardOutput(stats=stats)
+        reasons: Counter[str] = Counter()
+        if not table.columns or not table.n_rows:
+            for slot in range(start, stop):
+                reasons["no_compatible_mapping"] += 1
+                detail = f"table has {len(table.columns)} usable columns and {table.n_rows} rows"
+                index = slot * (cfg.max_retries + 1)
+                out.rejects.append(self._reject(table, index, [], {"slot": slot}, "no_compatible_mapping", detail))
+            out.stats.update(candidates=stop - start, rejects=dict(reasons))
+            return out
+        per_view = cfg.queries_per_view
+        view = TableView(table, [], cfg.query_timeout_s)
+        try:
+            for view_index in range(start // per_view, (stop - 1) // per_view + 1 if stop > start else 0):
+                view_rng = random.Random(derive_seed(self.run_seed, METHOD, table.table_id, "view", view_index))
+                rows = fit_rows(view_rng, header_cost, costs, cfg.table_budget)
+                view.show(rows)
+                rendered = RenderedView(table.header, view.display_rows())
+                dropped = dropped_ranges(rows, table.n_rows)
+                out.stats["views"] += 1
+                for slot in range(max(start, view_index * per_view), min(stop, (view_index + 1) * per_view)):
+                    self._run_slot(table, view, rendered, dropped, view_index, slot, out, reasons)
+        finally:
+            view.close()
+        out.stats["kept"] = len(out.kept)
+        out.stats["rejects"] = dict(sorted(reasons.items()))
+        return out
+
+    def _run_slot(
+        self, table: Table, view: TableView, rendered: RenderedView, dropped: list[list[int]],
+        view_index: int, slot: int, out: ShardOutput, reasons: Counter[str],
+    ) -> None:  # fmt: skip
+        cfg = self.config
+        rng = random.Random(derive_seed(self.run_seed, METHOD, table.table_id, slot))
+        renderer = rng.choice(RENDERERS) if cfg.renderer == "mixed" else cfg.renderer
+        phrase_index = rng.randrange(len(PHRASES))
+        stride = cfg.max_retries + 1  # sample indices: one per try, plus the slot's exhaustion record
+        tried: list[str] = []
+        for attempt in range(cfg.max_retries):
+            sample_index = slot * stride + attempt
+            meta: dict[str, Any] = {"slot": slot, "view": view_index, "attempt": attempt}
+            out.stats["candidates"] += 1
+            parents, answers, reason, detail = self._try(rng, table, view, meta)
+            if reason is None:
+                prompt = rendered.render(renderer, meta["encoded_sql"], PHRASES[phrase_index])
+                meta.update(
+                    renderer=renderer, phrase=None if renderer == "tapex" else phrase_index,
+                    dropped_rows=dropped, rows_shown=len(view.rows), rows_total=table.n_rows,
+                )  # fmt: skip
+                out.kept.append(
+                    make_record(
+                        method=METHOD, source_id="table:" + table.table_id, instruction=prompt, input="",
+                        output=", ".join(format_answer(a) for a in answers), model="none", prompt=prompt,
+                        seed=self.run_seed, sample_index=sample_index, sampling=None, parents=parents,
+                        method_version=METHOD_VERSION, meta=meta,
+                    )  # fmt: skip
+                )
+                return
+            tried.append(reason)
+            reasons[reason] += 1
+            out.rejects.append(self._reject(table, sample_index, parents, meta, reason, detail))
+        reasons["retries_exhausted"] += 1
+        meta = {"slot": slot, "view": view_index, "tried": tried}
+        out.rejects.append(self._reject(table, slot * stride + cfg.max_retries, [], meta, "retries_exhausted", None))
+
+    def _try(
+        self, rng: random.Random, table: Table, view: TableView, meta: dict[str, Any]
+    ) -> tuple[list[str], list[Any], str | None, str | None]:
+        """One template on the view → (parents, answers, reject reason or None, detail); fills `meta`."""
+        cfg = self.config
+        parents: list[str] = []
+        try:
+            template = sample_template(rng, table.type_counts, cfg.shape_weights, cfg.max_conditions)
+            template_text = template.text()
+            parents = ["template:" + sha256_hex(template_text)[:16]]
+            meta.update(shape=template.shape, difficulty=template.clauses, template=template_text)
+            mapping = map_columns(template.variables, table, rng)
+        except NoCompatibleMapping as error:
+            return parents, [], "no_compatible_mapping", str(error)
+        query = instantiate(template, mapping, view, rng, cfg.cell_literal_probability)
+        meta.update(executable_sql=query.sql, params=query.params, encoded_sql=query.encoded)
+        meta["columns"] = {var: column.header for var, column in mapping.items()}
+        result = view.run(query.sql, query.params, cfg.max_answers)
+        if result.reason is not None:
+            return parents, [], result.reason, result.detail
+        if query.tie_sql is not None:
+            tie = view.tied(query.tie_sql, query.tie_params)
+            if tie is True:
+                return parents, [], "ambiguous_answer", "the order key ties at the limit"
+            if tie is not False:
+                return parents, [], tie.reason, tie.detail
+        meta["answers"] = result.answers
+        return parents, result.answers or [], None, None
+
+    def _reject(
+        self, table: Table, sample_index: int, parents: list[str], meta: dict, reason: str, detail: str | None
+    ) -> dict:
+        record = make_record(
+            method=METHOD, source_id="table:" + table.table_id, model="none", seed=self.run_seed,
+            sample_index=sample_index, sampling=None, parents=parents, method_version=METHOD_VERSION, meta=meta,
+        )  # fmt: skip
+        return reject(record, reason, stage=METHOD, **({"message": detail} if detail else {}))
+
+
+def format_answer(value: Any) -> str:
+    """`str(a).lower()` (spec), with floats first cut to 15 significant digits.
+
+    SQLite sums of REALs carry binary noise (2238.5029999999997); 15 digits
+    drop it while keeping the spec's forms ("9.0" stays "9.0").
+    """
+    if isinstance(value, float):
+        value = float(f"{value:.15g}")
+    return str(value).lower()
