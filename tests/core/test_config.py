@@ -1,0 +1,45 @@
+import textwrap
+
+import pytest
+
+from taskmill.config import ConfigError, load_config, parse_config
+
+
+def _minimal(**over):
+    data = {"generators": [{"method": "sql_exec", "tasks_per_table": 2}]}
+    data.update(over)
+    return data
+
+
+def test_defaults_and_run_id_follow_the_config():
+    cfg = parse_config(_minimal())
+    assert cfg.engine.name == "packaged:smollm2" and cfg.engine.backend == "vllm"
+    assert cfg.resolved_run_id.startswith("taskmill-")
+    assert parse_config(_minimal()).resolved_run_id == cfg.resolved_run_id  # same config → same run: resume
+    assert parse_config(_minimal(seed=7)).resolved_run_id != cfg.resolved_run_id
+
+
+def test_errors_name_the_field_and_allowed_values():
+    with pytest.raises(ConfigError, match=r"engine\.backend"):
+        parse_config(_minimal(engine={"backend": "tgi"}))
+    with pytest.raises(ConfigError, match=r"unknown generator method 'nope'.*allowed.*bonito"):
+        parse_config({"generators": [{"method": "nope"}]})
+    with pytest.raises(ConfigError, match=r"sources\.0"):
+        parse_config(_minimal(sources=[{"kind": "jsonl"}]))
+    with pytest.raises(ConfigError, match=r"generators"):
+        parse_config({"generators": []})
+    with pytest.raises(ConfigError, match=r"selection"):
+        parse_config(_minimal(selection={"method": "magic"}))
+
+
+def test_relative_paths_resolve_against_the_config_file(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.txt").write_text("hello world")
+    (tmp_path / "c.yaml").write_text(textwrap.dedent("""
+        sources: [{kind: text, path: docs}]
+        generators: [{method: sql_exec, tasks_per_table: 1}]
+    """))
+    cfg = load_config(str(tmp_path / "c.yaml"))
+    assert cfg.sources[0].path == str(tmp_path / "docs")
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(str(tmp_path / "missing.yaml"))
