@@ -118,6 +118,10 @@ from generators.sql.linearize import RenderedView  # noqa: E402
 def test_any_cell_text_stays_data(cells):
     table = build_table("fuzz", ["text; x", "k"], [[c, str(i)] for i, c in enumerate(cells)], max_cell_chars=120)
     view = TableView(table, range(table.n_rows))
+    if table.header[0] != "text; x":
+        # every cell of the text column meant "missing" (e.g. "NULL"): the empty column is dropped
+        assert table.header == ["k"]
+        return
     shown = table.columns[0].cells
     for i, cell in enumerate(shown):
         if cell is not None:
