@@ -1,0 +1,73 @@
+"""The per-batch work of curation's first pass, run on the executor (local or Ray).
+
+`scan_batch` is a top-level function of picklable arguments so Ray can ship
+it: it applies the rule filters to one batch and, for the records that
+pass, computes what the global dedup stages need (sha256 exact keys and
+MinHash band keys). The decisions themselves are global and made by the driver.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from filters.exact import ExactConfig, exact_digest
+from filters.minhash import MinHashConfig, minhash_text, record_band_keys
+from filters.rules import RulesConfig, check_record
+from taskmill.records import SCHEMA, from_table, reject, to_table
+
+RULES_STAGE = "rules"
+VIEW_COLUMNS = ("id", "method", "instruction", "input", "output", "finish_reason", "messages")
+
+
+def rule_verdict(record: dict, cfg: RulesConfig) -> tuple[str, dict[str, Any]] | None:
+    """The first failing rule as (reason, detail), or None to keep. Never raises."""
+    try:
+        failures = check_record(record, cfg)
+    except Exception as err:  # a rule must not take the run down on one odd record
+        return "filter_error", {"error": type(err).__name__, "message": str(err)[:200]}
+    if not failures:
+        return None
+    reason, detail = failures[0]
+    if cfg.all_reasons and len(failures) > 1:
+        detail = {**detail, "all_reasons": [r for r, _ in failures]}
+    return reason, detail
+
+
+def scan_batch(table: pa.Table, rules: RulesConfig, exact: ExactConfig, minhash: MinHashConfig) -> dict[str, Any]:
+    """Rule-filter one batch; return its rejects and the dedup keys of the survivors.
+
+    Returns {"rejects": table, "reasons": {reason: count}, "keep_rows": int64 row
+    numbers, "digests": (k, 32) uint8, "bands": (k, bands) uint64}.
+    """
+    # only the columns the rules read: decoding every record's JSON meta would double the cost
+    records = table.select([c for c in VIEW_COLUMNS if c in table.column_names]).to_pylist()
+    keep_rows, failed, reasons = [], [], Counter()
+    for row, record in enumerate(records):
+        verdict = rule_verdict(record, rules) if rules.enabled else None
+        if verdict is None:
+            keep_rows.append(row)
+        else:
+            failed.append((row, verdict))
+            reasons[verdict[0]] += 1
+    rejects = []
+    if failed:
+        full = from_table(table.take([row for row, _ in failed]))
+        rejects = [reject(record, reason, RULES_STAGE, **detail) for record, (_, (reason, detail)) in zip(full, failed)]
+    kept = [records[row] for row in keep_rows]
+    digests = np.zeros((len(kept), 32), dtype=np.uint8)
+    if exact.enabled and kept:
+        digests = np.frombuffer(b"".join(exact_digest(r, exact.mode) for r in kept), dtype=np.uint8).reshape(-1, 32)
+    bands = np.zeros((len(kept), minhash.band_rows()[0] if minhash.enabled else 0), dtype=np.uint64)
+    if minhash.enabled and kept:
+        bands = record_band_keys([minhash_text(r, minhash.field) for r in kept], minhash)
+    return {
+        "rejects": to_table(rejects) if rejects else SCHEMA.empty_table(),
+        "reasons": dict(reasons),
+        "keep_rows": np.asarray(keep_rows, dtype=np.int64),
+        "digests": digests,
+        "bands": bands,
+    }
