@@ -38,9 +38,15 @@ def run_symbolic_shard(shard: Any, config: GeneratorConfig, run_seed: int) -> Sh
     return generator.run_shard(shard, None)
 
 
+def intermediate_stage(method: str) -> str:
+    return f"intermediate/{method}"
+
+
 def _save(store: RunStore, method: str, index: int, out: ShardOutput, seconds: float) -> None:
-    # Rejects first: a shard counts as done only once its kept file exists.
+    # Rejects and intermediates first: a shard counts as done only once its kept file exists.
     store.write_shard(rejects_stage(method), index, to_table(out.rejects))
+    if out.intermediate:
+        store.write_shard(intermediate_stage(method), index, to_table(out.intermediate))
     store.write_shard(generated_stage(method), index, to_table(out.kept))
     store.record_shard(generated_stage(method), index, len(out.kept), seconds, rejects=len(out.rejects), stats=out.stats)
 

@@ -31,6 +31,9 @@ class GeneratorConfig(BaseModel):
 class ShardOutput:
     kept: list[dict] = field(default_factory=list)
     rejects: list[dict] = field(default_factory=list)
+    # Records a kept record was built from but that are not training data themselves
+    # (e.g. Self-Guide's accepted Stage-1 inputs); stored so every `parents` id resolves.
+    intermediate: list[dict] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)  # e.g. candidates per stage, for yield reports
 
 

@@ -1,0 +1,193 @@
+"""Bonito-style conditional task generation (spec §1).
+
+Each (document, task type) pair is one request; its `n` completions become
+candidates that share the document. A candidate is kept iff its completion
+splits on `<|pipe|>` into exactly two parts; everything else is a reject
+with its code. Protocol mode sends the exact Bonito prompt bytes to a Bonito
+model; prompted mode asks any instruct model for the same pair in chat.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from generators.base import Generator, GeneratorConfig, ShardOutput
+from generators.bonito_prompted import RESPONSE_SCHEMA, build_messages, json_to_prediction
+from generators.bonito_protocol import CODE_OF, METHOD_VERSION, build_prompt, parse_prediction, resolve_task_type
+from taskmill.engine.base import Engine, GenerationRequest
+from taskmill.records import derive_seed, make_record, reject
+
+log = logging.getLogger(__name__)
+
+METHOD = "bonito"
+
+
+class BonitoTask(BaseModel):
+    """One task type to generate, how many documents to use, and sampling overrides."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str  # short code or full name; stored as the full name
+    count: int | None = Field(default=None, ge=1)  # documents for this type; None = all
+    temperature: float | None = Field(default=None, ge=0)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    n: int | None = Field(default=None, ge=1)
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        return resolve_task_type(value)
+
+
+class BonitoConfig(GeneratorConfig):
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["bonito"] = "bonito"
+    # A list of BonitoTask, or the shorthand {type: count | null | {count, temperature, ...}}.
+    tasks: list[BonitoTask] = Field(min_length=1)
+    # auto: protocol mode iff the engine's model name contains "bonito".
+    mode: Literal["auto", "protocol", "prompted"] = "auto"
+    # How prompted mode asks for the pair: JSON via structured output, or the pipe marker.
+    prompted_format: Literal["json", "pipe"] = "json"
+    temperature: float = Field(default=0.5, ge=0)
+    top_p: float = Field(default=0.95, gt=0, le=1)
+    max_tokens: int = Field(default=256, ge=1)
+    n: int = Field(default=1, ge=1)
+    strict: bool = False  # adds the rejects empty_output and missing_placeholder
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tasks_shorthand(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("tasks"), dict):
+            tasks = []
+            for name, value in data["tasks"].items():
+                extra = value if isinstance(value, dict) else {"count": value}
+                tasks.append({"type": name, **extra})
+            data = {**data, "tasks": tasks}
+        return data
+
+    @model_validator(mode="after")
+    def _unique_types(self) -> "BonitoConfig":
+        counts = Counter(task.type for task in self.tasks)
+        repeated = sorted(t for t, c in counts.items() if c > 1)
+        if repeated:
+            raise ValueError(f"tasks: task type listed more than once: {repeated}")
+        return self
+
+    def sampling_for(self, task: BonitoTask) -> dict[str, Any]:
+        return {
+            "temperature": self.temperature if task.temperature is None else task.temperature,
+            "top_p": self.top_p if task.top_p is None else task.top_p,
+            "max_tokens": self.max_tokens if task.max_tokens is None else task.max_tokens,
+            "n": self.n if task.n is None else task.n,
+        }
+
+
+def is_protocol_mode(mode: str, model_name: str) -> bool:
+    return mode == "protocol" or (mode == "auto" and "bonito" in model_name.lower())
+
+
+class BonitoGenerator(Generator):
+    method = METHOD
+    Config = BonitoConfig
+
+    def __init__(self, config: BonitoConfig, run_seed: int):
+        super().__init__(config, run_seed)
+        self.config: BonitoConfig = config
+        self._tasks = {task.type: task for task in config.tasks}
+
+    def plan_shards(self, documents: list[dict]) -> list[dict]:
+        """Shards of (task type, document) items; a `count` picks a seeded sample of documents."""
+        items = []
+        for task in self.config.tasks:
+            chosen = documents
+            if task.count is not None and task.count < len(documents):
+                ranked = sorted(documents, key=lambda d: derive_seed(self.run_seed, METHOD, "pick", task.type, d["id"]))
+                chosen = sorted(ranked[: task.count], key=lambda d: d["id"])
+            items.extend({"task_type": task.type, "doc_id": d["id"], "text": d["text"]} for d in chosen)
+        size = self.config.shard_size
+        return [{"items": items[i : i + size]} for i in range(0, len(items), size)]
+
+    def build_request(self, item: dict, protocol: bool) -> GenerationRequest:
+        task = self._tasks[item["task_type"]]
+        # One seed per (document, task type): its n completions are told apart by sample_index.
+        seed = derive_seed(self.run_seed, METHOD, item["doc_id"], CODE_OF[task.type])
+        sampling = self.config.sampling_for(task)
+        if protocol:
+            return GenerationRequest(prompt=build_prompt(task.type, item["text"]), seed=seed, **sampling)
+        reply_format = self.config.prompted_format
+        return GenerationRequest(
+            messages=build_messages(task.type, item["text"], reply_format),
+            seed=seed,
+            json_schema=RESPONSE_SCHEMA if reply_format == "json" else None,
+            **sampling,
+        )
+
+    def run_shard(self, shard: dict, engine: Engine | None) -> ShardOutput:
+        if engine is None:
+            raise ValueError("bonito needs an engine")
+        protocol = is_protocol_mode(self.config.mode, engine.model_name)
+        items = shard["items"]
+        requests = [self.build_request(item, protocol) for item in items]
+        results = engine.generate(requests)
+        if len(results) != len(requests):
+            raise RuntimeError(f"engine returned {len(results)} results for {len(requests)} requests")
+        out = ShardOutput()
+        mode = "protocol" if protocol else f"prompted-{self.config.prompted_format}"
+        for item, request, result in zip(items, requests, results):
+            common = dict(
+                method=METHOD,
+                method_version=METHOD_VERSION,
+                source_id=item["doc_id"],
+                model=engine.model_name,
+                prompt=request.prompt_key(),
+                seed=request.seed,
+                sampling=request.sampling(),
+                prompt_tokens=result.prompt_tokens,
+            )
+            meta = {"task_type": item["task_type"], "context": item["text"].strip(), "mode": mode}
+            if result.error is not None:
+                for i in range(request.n):
+                    rec = make_record(sample_index=i, meta=dict(meta), **common)
+                    out.rejects.append(reject(rec, "engine_error", stage=METHOD, error=result.error))
+                continue
+            for i, completion in enumerate(result.completions):
+                rec_meta = {**meta, "raw_prediction": completion.text}
+                parsed, prediction = None, completion.text
+                if not protocol and self.config.prompted_format == "json":
+                    prediction, parsed = json_to_prediction(completion.text)
+                if parsed is None:
+                    parsed = parse_prediction(prediction, item["text"], strict=self.config.strict)
+                rec = make_record(
+                    sample_index=i,
+                    instruction=parsed.instruction,
+                    output=parsed.output,
+                    finish_reason=completion.finish_reason,
+                    completion_tokens=completion.completion_tokens,
+                    meta=rec_meta,
+                    **common,
+                )
+                if parsed.reject is None:
+                    out.kept.append(rec)
+                else:
+                    out.rejects.append(reject(rec, parsed.reject, stage=METHOD, **(parsed.detail or {})))
+        out.stats = shard_stats(out, results)
+        return out
+
+
+def shard_stats(out: ShardOutput, results: list) -> dict[str, Any]:
+    candidates = len(out.kept) + len(out.rejects)
+    return {
+        "stages": {"parse": {"candidates": candidates, "kept": len(out.kept)}},
+        "rejects": dict(Counter(r["reject_reason"] for r in out.rejects)),
+        "engine": {
+            "requests": len(results),
+            "prompt_tokens": sum(r.prompt_tokens for r in results),
+            "completion_tokens": sum(r.completion_tokens for r in results),
+        },
+    }
