@@ -27,23 +27,13 @@ class EngineUnreachable(RuntimeError):
 
 def request_body(request: GenerationRequest, model: str) -> tuple[str, dict[str, Any]]:
     """(endpoint path, JSON body) for one request."""
-    body: dict[str, Any] = {
-        "model": model,
-        "n": request.n,
-        "temperature": request.temperature,
-        "top_p": request.top_p,
-        "max_tokens": request.max_tokens,
-    }
-    if request.top_k is not None:
-        body["top_k"] = request.top_k
-    if request.stop:
-        body["stop"] = request.stop
-    if request.seed is not None:
-        body["seed"] = request.seed
-    if request.choices is not None:
-        body["structured_outputs"] = {"choice": request.choices}
-    elif request.json_schema is not None:
-        body["structured_outputs"] = {"json": request.json_schema}
+    body: dict[str, Any] = {"model": model, **request.sampling()}
+    # vLLM's server takes structured-output constraints under its own extension key
+    choices, schema = body.pop("choices", None), body.pop("json_schema", None)
+    if choices is not None:
+        body["structured_outputs"] = {"choice": choices}
+    elif schema is not None:
+        body["structured_outputs"] = {"json": schema}
     if request.messages is not None:
         body["messages"] = request.messages
         if request.logprobs:

@@ -85,3 +85,21 @@ def test_unreachable_server_gives_a_clear_error():
 def test_missing_base_url_is_a_config_error():
     with pytest.raises(ValueError, match="base_url"):
         OpenAIEngine(EngineSettings(backend="openai"))
+
+
+def test_request_body_maps_sampling_and_structured_output():
+    from taskmill.engine.openai_backend import parse_response, request_body
+
+    chat = GenerationRequest(messages=[{"role": "user", "content": "q"}], n=2, temperature=0.3, top_k=5, seed=1, choices=["a", "b"])
+    path, body = request_body(chat, "m")
+    assert path == "/chat/completions"
+    assert body == {"model": "m", "n": 2, "temperature": 0.3, "top_p": 1.0, "max_tokens": 256, "top_k": 5, "seed": 1,
+                    "structured_outputs": {"choice": ["a", "b"]}, "messages": [{"role": "user", "content": "q"}]}
+    path, body = request_body(GenerationRequest(prompt="p", json_schema={"type": "object"}, logprobs=True), "m")
+    assert path == "/completions" and body["prompt"] == "p" and body["logprobs"] == 0
+    assert body["structured_outputs"] == {"json": {"type": "object"}} and "json_schema" not in body
+    result = parse_response({"usage": {"prompt_tokens": 4, "completion_tokens": 6},
+                             "choices": [{"index": 1, "text": "y", "finish_reason": "length"},
+                                         {"index": 0, "text": "x", "finish_reason": "stop"}]}, 2)
+    assert result.texts == ["x", "y"] and result.prompt_tokens == 4
+    assert [c.completion_tokens for c in result.completions] == [3, 3]
