@@ -17,7 +17,8 @@ def test_chat_raw_structured_and_seeded_requests(vllm_engine):
         GenerationRequest(
             messages=[{"role": "user", "content": "Give me a JSON object with a name."}],
             json_schema={"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]},
-            max_tokens=48,
+            temperature=0.0,  # greedy: a sampled name can run past max_tokens and leave the JSON open
+            max_tokens=64,
         ),
     ]
     ticks = []
@@ -30,6 +31,7 @@ def test_chat_raw_structured_and_seeded_requests(vllm_engine):
     assert len(sampled) == 2 and all(c.finish_reason == "length" and c.completion_tokens == 8 for c in sampled)
     assert all(c.cumulative_logprob is not None and c.cumulative_logprob < 0 for c in sampled)
     assert results[2].texts[0] in ("yes", "no")
+    assert results[3].completions[0].finish_reason == "stop"
     assert isinstance(json.loads(results[3].texts[0])["name"], str)
     # The same per-request seed gives the same sample.
     again = vllm_engine.generate([requests[1]])
