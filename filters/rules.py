@@ -247,8 +247,13 @@ def _f8_refusal(record, prompt, response, cfg) -> Verdict:
     return ("refusal", {"match": hit.group(0)}) if hit else None
 
 
+_NUMERIC_CHARS = frozenset("0123456789.,-+%eE \t\n")
+
+
 def _f9_symbols(record, prompt, response, cfg) -> Verdict:
     if "```" in response:  # code blocks are legitimately symbol-heavy
+        return None
+    if set(response) <= _NUMERIC_CHARS:  # a list of numbers (e.g. a table answer "46, 52, 54") is data, not noise
         return None
     if len(response) < cfg.symbol_min_chars:
         return None

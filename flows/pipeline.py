@@ -38,10 +38,12 @@ def pipeline(config_path: str = "", config: dict[str, Any] | None = None) -> dic
     documents = sources_stage(cfg) if cfg.sources else []
     reports = [generate_stage(cfg, gen, documents) for gen in cfg.generators]
     methods = [gen.method for gen in cfg.generators]
-    curate_stage(cfg, methods)
+    curated = curate_stage(cfg, methods)
     selected = select_stage(cfg)
 
     summary = build_summary(store, cfg.resolved_run_id, methods, reports)
+    summary["curation"] = curated
+    summary["diversity"] = selected.get("diversity", [])
     paths = export_stage(cfg, selected.get("mixture", []), summary)
     summary["export"] = paths
     store.write_text("summary.json", json.dumps(summary, indent=2, default=str))

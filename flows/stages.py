@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections import Counter
 from typing import Any
 
 from prefect import get_run_logger, task
@@ -93,6 +94,9 @@ def select_stage(cfg: RunConfig) -> dict[str, Any]:
         embeddings = cache.embed(records, [r["id"] for r in records])
     result = selection.select(records, embeddings, cfg.selection)
     chosen = [records[i] for i in result.indices]
+    if cfg.selection.templates.fewshot_fraction > 0:
+        # FLAN-style template mixing: some records are rendered few-shot, exemplars from the pool
+        chosen = selection.mix_templates(chosen, cfg.selection.templates, cfg.selection.seed, pool=records)
     write = _sink(store, "selected")
     for start in range(0, len(chosen), SHARD_ROWS):
         write(to_table(chosen[start : start + SHARD_ROWS]))
@@ -101,6 +105,7 @@ def select_stage(cfg: RunConfig) -> dict[str, Any]:
         "selected": len(chosen),
         "objective": result.objective,
         "mixture": result.mixture_table,
+        "diversity": selection.diversity_table(chosen),  # compression ratio and n-gram diversity per task
     }
     store.mark_stage_done("selected", report=report)
     return report
@@ -110,8 +115,16 @@ def select_stage(cfg: RunConfig) -> dict[str, Any]:
 def export_stage(cfg: RunConfig, mixture_table: list[dict], summary: dict[str, Any]) -> dict[str, str]:
     from taskmill.export import export_records
 
+    from selection.formats import split_valid
+
     store = RunStore(cfg.run_dir)
-    records = from_table(store.read_stage("selected"))
+    # Records no trainer format can hold (empty turn, ...) go to rejects/export with their reason.
+    records, invalid = split_valid(from_table(store.read_stage("selected")))
+    store.clear_stage("rejects/export")
+    if invalid:
+        store.write_shard("rejects/export", 0, to_table(invalid))
+    summary.setdefault("rejects", {})["export"] = dict(Counter(r["reject_reason"] for r in invalid))
+    summary["records_per_stage"]["exported"] = len(records)
     return export_records(
         store.path("export"),
         records,

@@ -112,6 +112,9 @@ def dataset_card(name: str, records: list[dict], formats: list[str], mixture: li
         "Rejected records are kept in the run's `rejects/` datasets with their reason.\n\n" + _table(funnel, ["stage", "reason", "count"]),
         "## Mixture\n",
         _table(mixture, ["task", "available", "chosen", "weight"]),
+        "## Diversity per task\n",
+        "Compression ratio (higher = more redundant) and n-gram diversity (sum over n = 1..5 of unique/total n-grams).\n\n"
+        + _table([{**d, "cr": round(d["cr"], 3), "ngd": round(d["ngd"], 3)} for d in summary.get("diversity", [])], ["task", "count", "cr", "ngd"]),
         "## Generation\n",
         f"Tokens generated: {summary.get('completion_tokens', 0)}; engine throughput: {summary.get('tokens_per_s', 0)} tokens/s.\n",
     ]

@@ -40,6 +40,12 @@ def test_spec_vectors(response, expected):
     assert reason(response) == expected
 
 
+@pytest.mark.parametrize("response", ["46, 52, 54, 56, 58, 62, 64, 68", "-0.5, 1.25e3, 17%, +3, 2001, 12.75"])
+def test_number_lists_are_data_not_symbol_noise(response):
+    assert non_alnum_ratio(response)[0] > 0.25  # would trip F9 on the ratio alone
+    assert reason(response) is None
+
+
 def test_computed_values():
     assert non_alnum_ratio("No.") == (pytest.approx(1 / 3), 3)
     assert non_alnum_ratio("abcdefghijklmno!!!!!") == (0.25, 20)
