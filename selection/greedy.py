@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -58,12 +59,20 @@ def _finish(f: SetFunction, result: GreedyResult) -> GreedyResult:
 def naive_greedy(
     f: SetFunction, k: int, tol: float = TIE_TOL, stop_if_zero_gain: bool = False, stop_if_negative_gain: bool = False
 ) -> GreedyResult:
+    """Every step scores every remaining item (vectorized) and takes the tie-rule winner."""
+    return _greedy_steps(f, k, lambda pool: pool, tol, stop_if_zero_gain, stop_if_negative_gain)
+
+
+def _greedy_steps(
+    f: SetFunction, k: int, candidates: Callable[[np.ndarray], np.ndarray], tol: float, stop_zero: bool, stop_negative: bool
+) -> GreedyResult:
+    """The plain greedy loop: each step scores `candidates(remaining)` fresh and takes the tie-rule winner."""
     result = GreedyResult()
     remaining = np.ones(f.n, dtype=bool)
     for _ in range(min(k, f.n)):
-        cand = np.flatnonzero(remaining)
+        cand = candidates(np.flatnonzero(remaining))
         j, gain = pick_with_tie_rule(cand, f.gains(cand), tol)
-        if _should_stop(gain, stop_if_zero_gain, stop_if_negative_gain):
+        if _should_stop(gain, stop_zero, stop_negative):
             break
         f.add(j)
         remaining[j] = False
@@ -191,19 +200,11 @@ def stochastic_greedy(
     """Lazier-than-lazy greedy: each step scores a random sample of R remaining candidates."""
     rng = np.random.default_rng(seed)
     sample_size = stochastic_sample_size(f.n, k, epsilon)
-    result = GreedyResult()
-    remaining = np.ones(f.n, dtype=bool)
-    for _ in range(min(k, f.n)):
-        pool = np.flatnonzero(remaining)
-        cand = rng.choice(pool, size=min(len(pool), sample_size), replace=False)
-        j, gain = pick_with_tie_rule(cand, f.gains(cand), tol)
-        if _should_stop(gain, stop_if_zero_gain, stop_if_negative_gain):
-            break
-        f.add(j)
-        remaining[j] = False
-        result.indices.append(j)
-        result.gains.append(gain)
-    return _finish(f, result)
+
+    def sample(pool: np.ndarray) -> np.ndarray:
+        return rng.choice(pool, size=min(len(pool), sample_size), replace=False)
+
+    return _greedy_steps(f, k, sample, tol, stop_if_zero_gain, stop_if_negative_gain)
 
 
 def run_greedy(

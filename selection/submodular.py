@@ -143,7 +143,29 @@ class _KernelOrEmbeddings(SetFunction):
         return self.total
 
 
-class GraphCut(_KernelOrEmbeddings):
+class _SimilarityToSelected(_KernelOrEmbeddings):
+    """Functions whose gain needs Σ_{i∈X} s_ij: kept as a vector (kernel) or a running embedding sum."""
+
+    def __init__(self, kernel: np.ndarray | None = None, embeddings: np.ndarray | None = None):
+        super().__init__(kernel, embeddings)
+        if self.kernel is not None:
+            self.in_x = np.zeros(self.n)
+        else:
+            self.x_sum = np.zeros(self.emb.shape[1])
+
+    def similarity_to_selected(self, cand: np.ndarray) -> np.ndarray:
+        return self.in_x[cand] if self.kernel is not None else self.emb[cand] @ self.x_sum
+
+    def add(self, j: int) -> None:
+        self.total += float(self.gains(np.array([j]))[0])
+        if self.kernel is not None:
+            self.in_x += self.kernel[j]
+        else:
+            self.x_sum += self.emb[j]
+        self.selected.append(j)
+
+
+class GraphCut(_SimilarityToSelected):
     """f(X) = Σ_{i∈V, j∈X} s_ij − λ Σ_{i,j∈X} s_ij (λ on the redundancy term; apricot puts it on coverage)."""
 
     name = "graph_cut"
@@ -155,26 +177,11 @@ class GraphCut(_KernelOrEmbeddings):
         # submodularity, so lazy bounds would be wrong (run_greedy then uses naive).
         values = self.kernel if self.kernel is not None else self.emb
         self.submodular = bool(values.min(initial=0.0) >= 0) and lam >= 0
-        if self.kernel is not None:
-            self.colsum = self.kernel.sum(axis=1)
-            self.in_x = np.zeros(self.n)  # Σ_{i∈X} s_ij
-        else:
-            self.emb_sum = self.emb.sum(axis=0)
-            self.x_sum = np.zeros(self.emb.shape[1])
+        # colsum_j = e_j·Σ_i e_i with a linear kernel: no n×n matrix needed
+        self.colsum = self.kernel.sum(axis=1) if self.kernel is not None else self.emb @ self.emb.sum(axis=0)
 
     def gains(self, cand: np.ndarray) -> np.ndarray:
-        if self.kernel is not None:
-            return self.colsum[cand] - 2 * self.lam * self.in_x[cand] - self.lam * self.diag[cand]
-        direction = self.emb_sum - 2 * self.lam * self.x_sum
-        return self.emb[cand] @ direction - self.lam * self.diag[cand]
-
-    def add(self, j: int) -> None:
-        self.total += float(self.gains(np.array([j]))[0])
-        if self.kernel is not None:
-            self.in_x += self.kernel[j]
-        else:
-            self.x_sum += self.emb[j]
-        self.selected.append(j)
+        return self.colsum[cand] - 2 * self.lam * self.similarity_to_selected(cand) - self.lam * self.diag[cand]
 
 
 class LogDet(_KernelOrEmbeddings):
@@ -208,27 +215,11 @@ class LogDet(_KernelOrEmbeddings):
         self.selected.append(j)
 
 
-class DisparitySum(_KernelOrEmbeddings):
+class DisparitySum(_SimilarityToSelected):
     """f(X) = Σ_{i<j∈X} (1 − s_ij). Supermodular: greedy is a heuristic, and lazy bounds are invalid."""
 
     name = "disparity_sum"
     submodular = False
 
-    def __init__(self, kernel=None, embeddings=None):
-        super().__init__(kernel, embeddings)
-        if self.kernel is not None:
-            self.in_x = np.zeros(self.n)
-        else:
-            self.x_sum = np.zeros(self.emb.shape[1])
-
     def gains(self, cand: np.ndarray) -> np.ndarray:
-        sims = self.in_x[cand] if self.kernel is not None else self.emb[cand] @ self.x_sum
-        return len(self.selected) - sims
-
-    def add(self, j: int) -> None:
-        self.total += float(self.gains(np.array([j]))[0])
-        if self.kernel is not None:
-            self.in_x += self.kernel[j]
-        else:
-            self.x_sum += self.emb[j]
-        self.selected.append(j)
+        return len(self.selected) - self.similarity_to_selected(cand)
