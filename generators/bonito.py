@@ -11,13 +11,22 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from dataclasses import replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from generators.base import Generator, GeneratorConfig, ShardOutput
 from generators.bonito_prompted import RESPONSE_SCHEMA, build_messages, json_to_prediction
-from generators.bonito_protocol import CODE_OF, METHOD_VERSION, build_prompt, parse_prediction, resolve_task_type
+from generators.bonito_protocol import (
+    CODE_OF,
+    CONTEXT_PLACEHOLDER,
+    METHOD_VERSION,
+    PIPE,
+    build_prompt,
+    parse_prediction,
+    resolve_task_type,
+)
 from taskmill.engine.base import Engine, GenerationRequest
 from taskmill.records import derive_seed, make_record, reject
 
@@ -59,6 +68,10 @@ class BonitoConfig(GeneratorConfig):
     max_tokens: int = Field(default=256, ge=1)
     n: int = Field(default=1, ge=1)
     strict: bool = False  # adds the rejects empty_output and missing_placeholder
+    # [ours] Prompted mode only: small instruct models often forget the {{context}} placeholder,
+    # leaving an instruction that asks about a passage the reader never sees. "prepend" puts the
+    # passage before such an instruction (meta.context_prepended); protocol mode is never changed.
+    prompted_missing_context: Literal["keep", "prepend"] = "prepend"
 
     @model_validator(mode="before")
     @classmethod
@@ -163,6 +176,14 @@ class BonitoGenerator(Generator):
                     prediction, parsed = json_to_prediction(completion.text)
                 if parsed is None:
                     parsed = parse_prediction(prediction, item["text"], strict=self.config.strict)
+                if (
+                    not protocol
+                    and parsed.reject is None
+                    and self.config.prompted_missing_context == "prepend"
+                    and CONTEXT_PLACEHOLDER not in prediction.split(PIPE)[0]
+                ):
+                    parsed = replace(parsed, instruction=f"{item['text'].strip()}\n\n{parsed.instruction}")
+                    rec_meta["context_prepended"] = True
                 rec = make_record(
                     sample_index=i,
                     instruction=parsed.instruction,

@@ -217,6 +217,18 @@ def test_prompted_pipe_mode():
     assert (rec["instruction"], rec["output"]) == ("Summarize: Long text.", "Short.")
 
 
+def test_prompted_mode_prepends_a_forgotten_passage_but_protocol_mode_never_does():
+    reply = json.dumps({"instruction": "Is it open on Sunday?", "response": "No"})
+    doc = [{"id": "d", "text": LIBRARY}]
+    (rec,), _, _ = run_one(generator(), doc, ScriptedEngine([reply], model_name="small-instruct"))
+    assert rec["instruction"] == LIBRARY + "\n\nIs it open on Sunday?" and rec["meta"]["context_prepended"] is True
+    (kept,), _, _ = run_one(generator(prompted_missing_context="keep"), doc, ScriptedEngine([reply], model_name="small-instruct"))
+    assert kept["instruction"] == "Is it open on Sunday?" and "context_prepended" not in kept["meta"]
+    raw = "Is it open on Sunday?\n<|pipe|>\nNo"
+    (proto,), _, _ = run_one(generator(mode="protocol"), doc, ScriptedEngine([raw], model_name="small-instruct"))
+    assert proto["instruction"] == "Is it open on Sunday?"
+
+
 # --- config and planning ----------------------------------------------------------------------
 def test_per_task_sampling_override_and_shorthand():
     gen = generator(tasks={"nli": {"temperature": 0.1, "n": 3}, "exqa": None})
