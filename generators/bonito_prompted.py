@@ -41,9 +41,11 @@ SYSTEM_PROMPT = (
     "you write one task instance about the passage: an instruction and its correct response."
 )
 
+# maxLength keeps a rambling small model from running past max_tokens (256 by default)
+# with the JSON still open, which would be a malformed_json reject.
 RESPONSE_SCHEMA: dict = {
     "type": "object",
-    "properties": {"instruction": {"type": "string"}, "response": {"type": "string"}},
+    "properties": {"instruction": {"type": "string", "maxLength": 400}, "response": {"type": "string", "maxLength": 300}},
     "required": ["instruction", "response"],
     "additionalProperties": False,
 }

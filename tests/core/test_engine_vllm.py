@@ -16,8 +16,10 @@ def test_chat_raw_structured_and_seeded_requests(vllm_engine):
         GenerationRequest(messages=[{"role": "user", "content": "Is water wet? Answer yes or no."}], choices=["yes", "no"], max_tokens=4),
         GenerationRequest(
             messages=[{"role": "user", "content": "Give me a JSON object with a name."}],
-            json_schema={"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]},
-            temperature=0.0,  # greedy: a sampled name can run past max_tokens and leave the JSON open
+            # maxLength bounds the string: without it this tiny model rambles past max_tokens
+            json_schema={"type": "object", "properties": {"name": {"type": "string", "maxLength": 20}},
+                         "required": ["name"], "additionalProperties": False},
+            temperature=0.0,
             max_tokens=64,
         ),
     ]
@@ -32,7 +34,8 @@ def test_chat_raw_structured_and_seeded_requests(vllm_engine):
     assert all(c.cumulative_logprob is not None and c.cumulative_logprob < 0 for c in sampled)
     assert results[2].texts[0] in ("yes", "no")
     assert results[3].completions[0].finish_reason == "stop"
-    assert isinstance(json.loads(results[3].texts[0])["name"], str)
+    parsed = json.loads(results[3].texts[0])
+    assert set(parsed) == {"name"} and isinstance(parsed["name"], str) and len(parsed["name"]) <= 20
     # The same per-request seed gives the same sample.
     again = vllm_engine.generate([requests[1]])
     assert again[0].texts == results[1].texts
