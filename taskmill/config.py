@@ -34,6 +34,25 @@ class ExportConfig(BaseModel):
     dataset_name: str = "taskmill-dataset"
 
 
+NESTED_MARK = "nested: "  # errors from _validate_nested already carry their full paths
+
+
+def _validate_nested(model: type[BaseModel], data: Any, prefix: str = "") -> BaseModel:
+    """Validate a section whose model is chosen at run time, keeping full field paths in errors.
+
+    Pydantic drops list indices of errors raised inside a field validator, so the
+    path is spelled out here (e.g. `generators.0.tasks.1.type`).
+    """
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        parts = []
+        for e in exc.errors():
+            path = ".".join(str(p) for p in (prefix, *e["loc"]) if str(p) != "")
+            parts.append(f"{path}: {e['msg'].removeprefix('Value error, ')}")
+        raise ValueError(NESTED_MARK + "\n".join(parts)) from None
+
+
 class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -57,13 +76,13 @@ class RunConfig(BaseModel):
         if not isinstance(value, list):
             raise ValueError("generators must be a list of generator configs, each with a `method`")
         out = []
-        for item in value:
+        for index, item in enumerate(value):
             if isinstance(item, BaseModel):
                 out.append(item)
                 continue
             if not isinstance(item, dict) or "method" not in item:
                 raise ValueError("each generator needs a `method` (e.g. bonito, self_guide, sql_exec)")
-            out.append(load_generator_class(item["method"]).Config.model_validate(item))
+            out.append(_validate_nested(load_generator_class(item["method"]).Config, item, f"generators.{index}"))
         return out
 
     @field_validator("curation", mode="before")
@@ -71,14 +90,14 @@ class RunConfig(BaseModel):
     def _curation(cls, value: Any) -> Any:
         from filters import CurationConfig
 
-        return value if isinstance(value, CurationConfig) else CurationConfig.model_validate(value or {})
+        return value if isinstance(value, CurationConfig) else _validate_nested(CurationConfig, value or {}, "curation")
 
     @field_validator("selection", mode="before")
     @classmethod
     def _selection(cls, value: Any) -> Any:
         from selection import SelectionConfig
 
-        return value if isinstance(value, SelectionConfig) else SelectionConfig.model_validate(value or {})
+        return value if isinstance(value, SelectionConfig) else _validate_nested(SelectionConfig, value or {}, "selection")
 
     def resolved(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -104,8 +123,13 @@ class ConfigError(ValueError):
 def _format(error: ValidationError) -> str:
     lines = []
     for e in error.errors():
+        message = e["msg"].removeprefix("Value error, ")
+        if message.startswith(NESTED_MARK):
+            lines += [f"  {line}" for line in message.removeprefix(NESTED_MARK).splitlines()]
+            continue
         path = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        lines.append(f"  {path}: {e['msg']}" + (f" (got {e['input']!r})" if e["type"] != "missing" and not isinstance(e.get("input"), dict) else ""))
+        shown = e["type"] != "missing" and not isinstance(e.get("input"), (dict, list))
+        lines.append(f"  {path}: {message}" + (f" (got {e['input']!r})" if shown else ""))
     return "invalid taskmill config:\n" + "\n".join(lines)
 
 

@@ -28,8 +28,12 @@ def test_errors_name_the_field_and_allowed_values():
         parse_config(_minimal(sources=[{"kind": "jsonl"}]))
     with pytest.raises(ConfigError, match=r"generators"):
         parse_config({"generators": []})
-    with pytest.raises(ConfigError, match=r"selection"):
+    with pytest.raises(ConfigError, match=r"selection\.method: Input should be 'none'"):
         parse_config(_minimal(selection={"method": "magic"}))
+    with pytest.raises(ConfigError, match=r"generators\.1\.tasks\.0\.type: unknown Bonito task type 'qq'"):
+        parse_config({"generators": [{"method": "sql_exec"}, {"method": "bonito", "tasks": {"qq": 1}}]})
+    with pytest.raises(ConfigError, match=r"curation\.minhash\.num_perm"):
+        parse_config(_minimal(curation={"minhash": {"num_perm": 1}}))
 
 
 def test_relative_paths_resolve_against_the_config_file(tmp_path):
