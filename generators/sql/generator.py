@@ -49,7 +49,7 @@ def list_tables(config: SqlExecConfig) -> list[dict[str, Any]]:
         if source.kind in ("csv", "parquet"):
             entries.append({"table_id": source.name or path.stem, "table": None, **common})
             continue
-        present = (tables_mod.sqlite_table_names if source.kind == "sqlite" else tables_mod.duckdb_table_names)(path)
+        present = tables_mod.db_table_names(source.kind, path)
         missing = sorted(set(source.tables or []) - set(present))
         if missing:
             raise ValueError(f"sources[{i}].tables: {missing} not in {source.path!r}; it has {present}")
@@ -79,10 +79,8 @@ def load_table(entry: dict[str, Any], config: SqlExecConfig) -> tuple[Table, int
         header, rows = tables_mod.read_csv(entry["path"], entry["delimiter"], config.max_rows)
     elif kind == "parquet":
         header, rows = tables_mod.read_parquet(entry["path"], config.max_rows)
-    elif kind == "sqlite":
-        header, rows = tables_mod.read_sqlite(entry["path"], entry["table"], config.max_rows)
-    else:
-        header, rows = tables_mod.read_duckdb(entry["path"], entry["table"], config.max_rows)
+    else:  # sqlite or duckdb
+        header, rows = tables_mod.read_db_table(kind, entry["path"], entry["table"], config.max_rows)
     table = tables_mod.build_table(
         entry["table_id"], header, rows,
         column_types=entry.get("column_types"), drop_columns=config.drop_columns, max_columns=config.max_columns,

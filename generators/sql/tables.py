@@ -17,6 +17,7 @@ import itertools
 import math
 import re
 import sqlite3
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from decimal import Decimal
@@ -246,47 +247,33 @@ def _quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def sqlite_table_names(path: str | Path) -> list[str]:
-    conn = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
+_TABLE_LIST = {
+    "sqlite": "select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name",
+    "duckdb": "select table_name from information_schema.tables where table_type = 'BASE TABLE' order by table_name",
+}
+
+
+@contextmanager
+def _read_only(kind: str, path: str | Path):
+    """A read-only connection to a SQLite or DuckDB file: reading a source never writes it."""
+    if kind == "sqlite":
+        conn = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
+    else:
+        import duckdb
+
+        conn = duckdb.connect(str(path), read_only=True)
     try:
-        rows = conn.execute(
-            "select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name"
-        ).fetchall()
+        yield conn
     finally:
         conn.close()
-    return [r[0] for r in rows]
 
 
-def read_sqlite(path: str | Path, table: str, max_rows: int) -> tuple[list[str], list[tuple]]:
-    conn = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
-    try:
-        cursor = conn.execute(f"select * from {_quote_ident(table)} limit ?", (max_rows,))
-        header = [d[0] for d in cursor.description]
-        return header, cursor.fetchall()
-    finally:
-        conn.close()
+def db_table_names(kind: str, path: str | Path) -> list[str]:
+    with _read_only(kind, path) as conn:
+        return [r[0] for r in conn.execute(_TABLE_LIST[kind]).fetchall()]
 
 
-def duckdb_table_names(path: str | Path) -> list[str]:
-    import duckdb
-
-    conn = duckdb.connect(str(path), read_only=True)
-    try:
-        rows = conn.execute(
-            "select table_name from information_schema.tables where table_type = 'BASE TABLE' order by table_name"
-        ).fetchall()
-    finally:
-        conn.close()
-    return [r[0] for r in rows]
-
-
-def read_duckdb(path: str | Path, table: str, max_rows: int) -> tuple[list[str], list[tuple]]:
-    import duckdb
-
-    conn = duckdb.connect(str(path), read_only=True)
-    try:
+def read_db_table(kind: str, path: str | Path, table: str, max_rows: int) -> tuple[list[str], list[tuple]]:
+    with _read_only(kind, path) as conn:
         cursor = conn.execute(f"select * from {_quote_ident(table)} limit ?", [max_rows])
-        header = [d[0] for d in cursor.description]
-        return header, cursor.fetchall()
-    finally:
-        conn.close()
+        return [d[0] for d in cursor.description], cursor.fetchall()

@@ -33,15 +33,21 @@ def test_inferred_types():
     assert [c.type for c in mixed_table().columns] == ["text", "text", "number", "number", "date", "number"]
 
 
-def test_numeric_never_maps_to_text_and_mapping_is_injective():
-    table = mixed_table()
-    for seed in range(300):
+def sampled_mappings(table, seeds: int):
+    """(template, mapping, rng) for every seed whose sampled template maps onto the table."""
+    for seed in range(seeds):
         rng = random.Random(seed)
         try:
             template = sample_template(rng, type_counts(table))
             mapping = map_columns(template.variables, table, rng)
         except NoCompatibleMapping:
             continue
+        yield template, mapping, rng
+
+
+def test_numeric_never_maps_to_text_and_mapping_is_injective():
+    table = mixed_table()
+    for _, mapping, _ in sampled_mappings(table, 300):
         for var, column in mapping.items():
             assert column.type == VAR_TYPES[var[0]]
         assert len({c.sql_name for c in mapping.values()}) == len(mapping)
@@ -77,13 +83,7 @@ def test_literals_are_typed_and_bound():
     table = mixed_table()
     view = TableView(table, range(table.n_rows))
     seen = Counter()
-    for seed in range(400):
-        rng = random.Random(seed)
-        try:
-            template = sample_template(rng, type_counts(table))
-            mapping = map_columns(template.variables, table, rng)
-        except NoCompatibleMapping:
-            continue
+    for template, mapping, rng in sampled_mappings(table, 400):
         query = instantiate(template, mapping, view, rng)
         assert "'" not in query.sql  # every literal is a `?` parameter
         assert query.sql.count("?") == len(query.params)
