@@ -65,7 +65,8 @@ def test_flow_generates_curates_exports_and_resumes(tmp_path, prefect_harness, v
 
     # Trainer formats and the datasets dir load with the real library.
     hf = datasets.load_from_disk(export["hf"])["train"]
-    assert hf.num_rows == len(records) and hf.column_names[:1] == ["messages"] or "messages" in hf.column_names
+    assert hf.num_rows == len(records) and "messages" in hf.column_names
+    assert all(m[-1]["role"] == "assistant" and m[-1]["content"] for m in hf["messages"])
     alpaca = datasets.load_dataset("json", data_files=export["alpaca"], split="train")
     assert {"instruction", "input", "output"} <= set(alpaca.column_names) and alpaca.num_rows == len(records)
     assert "## Rejected records by reason" in open(export["card"]).read()

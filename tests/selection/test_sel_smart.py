@@ -44,7 +44,6 @@ def test_caps_fixture():
     assert capped == [5, 28, 27] and sum(capped) == 60
     assert task_budgets(60, [0.9, 0.05, 0.05], [5, 100, 100], "parity") == [5, 28, 27]
     improved = task_budgets(60, [0.9, 0.05, 0.05], [5, 100, 100], "improved")
-    assert improved == [5, 28, 27] or improved == [5, 27, 28]
     assert improved == capped_largest_remainder(60, [0.9, 0.05, 0.05], [5, 100, 100]) == [5, 28, 27]
 
 
