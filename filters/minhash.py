@@ -53,6 +53,11 @@ class MinHashConfig(BaseModel):
     # whole linearized table, so their prompts look alike while the queries (and answers)
     # differ. Exact dedup still applies to them.
     skip_methods: list[str] = ["sql_exec"]
+    # Methods whose instructions embed their source passage (meta["context"]), e.g. Bonito.
+    # The shared passage would make every task about one document a near-duplicate of the
+    # others, so these are compared only with records of the same source, on the prompt
+    # with the passage cut out: a repeated question is caught, different questions are not.
+    grounded_methods: list[str] = ["bonito"]
 
     @model_validator(mode="after")
     def _check_bands(self) -> "MinHashConfig":
@@ -129,10 +134,21 @@ def jaccard(x: set, y: set) -> float:
     return len(x & y) / union if union else 1.0
 
 
-def minhash_text(record: dict, field: str) -> str:
-    if field == "pair":
-        return prompt_view(record) + "\n" + response_view(record)
-    return prompt_view(record)
+def minhash_text(record: dict, cfg: MinHashConfig) -> str:
+    text = prompt_view(record) + "\n" + response_view(record) if cfg.field == "pair" else prompt_view(record)
+    context = (record.get("meta") or {}).get("context") if record.get("method") in cfg.grounded_methods else None
+    if isinstance(context, str) and context.strip():
+        text = text.replace(context.strip(), "", 1)
+    return text
+
+
+def source_salt(records: list[dict], cfg: MinHashConfig) -> np.ndarray:
+    """Per record, a 64-bit salt XORed into its band keys: grounded records only collide within their source."""
+    salt = np.zeros(len(records), dtype=np.uint64)
+    for i, record in enumerate(records):
+        if record.get("method") in cfg.grounded_methods:
+            salt[i] = xxhash.xxh64_intdigest(f"grounded|{record.get('source_id')}".encode())
+    return salt
 
 
 def shingle_hashes(texts: list[str], cfg: MinHashConfig, unique: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -184,9 +200,10 @@ def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     return keys
 
 
-def record_band_keys(texts: list[str], cfg: MinHashConfig) -> np.ndarray:
+def record_band_keys(texts: list[str], cfg: MinHashConfig, salt: np.ndarray | None = None) -> np.ndarray:
     bands, rows = cfg.band_rows()
-    return band_keys(text_signatures(texts, cfg), bands, rows)
+    keys = band_keys(text_signatures(texts, cfg), bands, rows)
+    return keys if salt is None else keys ^ salt[:, None]
 
 
 # -- global candidates, verification, clusters -----------------------------------------

@@ -199,7 +199,7 @@ def _minhash_stage(shards, cfg: MinHashConfig, state, status, dup_of, score, pri
     if len(pairs) == 0:
         return {"candidate_pairs": 0}
     need = alive[np.unique(pairs)]
-    parts = [shingle_hashes([minhash_text(r, cfg.field) for r in records], cfg) for _, records in _records_of(shards, state, need)]
+    parts = [shingle_hashes([minhash_text(r, cfg) for r in records], cfg) for _, records in _records_of(shards, state, need)]
     offsets = [np.zeros(1, np.int64)]
     for _, offsets_part in parts:
         offsets.append(offsets_part[1:] + offsets[-1][-1])

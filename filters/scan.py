@@ -8,6 +8,8 @@ MinHash band keys). The decisions themselves are global and made by the driver.
 
 from __future__ import annotations
 
+import json
+
 from collections import Counter
 from typing import Any
 
@@ -15,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from filters.exact import ExactConfig, exact_digest
-from filters.minhash import MinHashConfig, minhash_text, record_band_keys
+from filters.minhash import MinHashConfig, minhash_text, record_band_keys, source_salt
 from filters.rules import RulesConfig, check_record
 from taskmill.records import SCHEMA, from_table, reject, to_table
 
@@ -63,7 +65,13 @@ def scan_batch(table: pa.Table, rules: RulesConfig, exact: ExactConfig, minhash:
         digests = np.frombuffer(b"".join(exact_digest(r, exact.mode) for r in kept), dtype=np.uint8).reshape(-1, 32)
     bands = np.zeros((len(kept), minhash.band_rows()[0] if minhash.enabled else 0), dtype=np.uint64)
     if minhash.enabled and kept:
-        bands = record_band_keys([minhash_text(r, minhash.field) for r in kept], minhash)
+        if minhash.grounded_methods:  # their passage sits in meta: decode it for those rows only
+            metas, sources = table.column("meta"), table.column("source_id")
+            for row, record in zip(keep_rows, kept):
+                if record.get("method") in minhash.grounded_methods:
+                    record["meta"] = json.loads(metas[row].as_py() or "{}")
+                    record["source_id"] = sources[row].as_py()
+        bands = record_band_keys([minhash_text(r, minhash) for r in kept], minhash, source_salt(kept, minhash))
     return {
         "rejects": to_table(rejects) if rejects else SCHEMA.empty_table(),
         "reasons": dict(reasons),

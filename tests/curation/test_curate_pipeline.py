@@ -145,8 +145,8 @@ def test_symbolic_sql_tasks_skip_near_dup_but_not_exact_dup():
     first = rec(table + "Run: select a where b = 1", "row1", method="sql_exec")
     second = rec(table + "Run: select a where b = 2", "row2", method="sql_exec")
     again = rec(table + "Run: select a where b = 1", "row1", method="sql_exec")
-    chat_a = rec(table + "Run: select a where b = 1", "row1", method="bonito")
-    chat_b = rec(table + "Run: select a where b = 2", "row2", method="bonito")
+    chat_a = rec(table + "Run: select a where b = 1", "row1", method="self_guide")
+    chat_b = rec(table + "Run: select a where b = 2", "row2", method="self_guide")
     report, kept, rejects = run_curate([[first, second, again, chat_a, chat_b]])
     reasons = {r["id"]: r["reject_reason"] for r in rejects}
     # exact dedup spans methods: the LLM copies of the same (prompt, response) are exact dups
@@ -158,3 +158,35 @@ def test_symbolic_sql_tasks_skip_near_dup_but_not_exact_dup():
 
     _, kept2, rejects2 = run_curate([[chat_a, chat_b]], CurationConfig())
     assert [r["reject_reason"] for r in rejects2] == ["near_dup"] and len(kept2) == 1
+
+
+PASSAGE = (
+    "The city library opens at nine in the morning and closes at six in the evening on weekdays. "
+    "On Saturdays it closes at two in the afternoon, and it stays closed on Sundays and public holidays."
+)
+OTHER = (
+    "Honey bees collect nectar from flowers and store it in wax cells; fanning their wings evaporates "
+    "the water, and the thickened nectar becomes the honey that the colony eats through the winter."
+)
+
+
+def _grounded(passage: str, question: str, answer: str, source: str) -> dict:
+    return rec(f"{passage}\n\n{question}", answer, method="bonito", source_id=source, meta={"context": passage})
+
+
+def test_grounded_tasks_compare_questions_within_their_source():
+    different = [_grounded(PASSAGE, "When does the library close on weekdays?", "At six.", "doc-1"),
+                 _grounded(PASSAGE, "Is the library open on Sunday?", "No.", "doc-1")]
+    repeated = _grounded(PASSAGE, "When does the library close on a weekday?", "Six.", "doc-1")
+    elsewhere = _grounded(OTHER, "When does the library close on weekdays?", "It does not say.", "doc-2")
+    _, kept, rejects = run_curate([[*different, repeated, elsewhere]])
+    # different questions about one passage are distinct tasks; the near-repeat is a near-dup of the first
+    assert [(r["id"], r["reject_reason"], r["meta"]["curation"]["detail"]["dup_of"]) for r in rejects] == [
+        (repeated["id"], "near_dup", different[0]["id"])
+    ]
+    assert {r["id"] for r in kept} == {different[0]["id"], different[1]["id"], elsewhere["id"]}
+    # with grounding off, the shared passage makes the two different questions near-duplicates too
+    from filters import CurationConfig
+
+    _, _, rejects_plain = run_curate([different], CurationConfig(minhash={"grounded_methods": []}))
+    assert [r["reject_reason"] for r in rejects_plain] == ["near_dup"]
