@@ -17,7 +17,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.generate import generated_stage
 from taskmill.config import RunConfig
-from taskmill.executors import LocalExecutor, RayExecutor
+from taskmill.executors import RayExecutor
 from taskmill.records import from_table, to_table
 from taskmill.sources import load_documents
 from taskmill.store import RunStore
@@ -135,5 +135,3 @@ def export_stage(cfg: RunConfig, mixture_table: list[dict], summary: dict[str, A
         summary=summary,
     )
 
-
-__all__ = ["sources_stage", "curate_stage", "select_stage", "export_stage", "LocalExecutor"]

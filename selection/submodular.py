@@ -85,7 +85,7 @@ class SparseFacilityLocation(SetFunction):
     CHUNK_ENTRIES = 1 << 21  # bounds the temporaries of one call (~100 MB) even when scoring all n
 
     def gains(self, cand: np.ndarray) -> np.ndarray:
-        indptr, rows, vals = self.lists.indptr, self.lists.rows, self.lists.vals
+        indptr = self.lists.indptr
         cand = np.asarray(cand)
         if len(cand) > 1 and indptr[-1] > self.CHUNK_ENTRIES:
             lens = indptr[cand + 1] - indptr[cand]

@@ -7,7 +7,7 @@ that each claim a whole CPU starve the engine actor and Ray Data's I/O.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 
 class Executor(Protocol):
@@ -56,7 +56,3 @@ class RayExecutor:
             results[index] = ray.get(ref)
         return [results[i] for i in range(len(items))]
 
-
-def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

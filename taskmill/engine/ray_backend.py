@@ -8,7 +8,6 @@ runs (actors are threaded, so the poll is answered mid-batch).
 
 from __future__ import annotations
 
-import time
 from typing import Any, Sequence
 
 from taskmill.engine.base import GenerationRequest, GenerationResult, ProgressFn
@@ -84,11 +83,3 @@ class RayVLLMEngine:
             ray.kill(actor)
         self.actors = []
 
-
-def wait_ready(engine: RayVLLMEngine, timeout_s: float = 600) -> float:
-    """Seconds until all actors answered (they load the model in __init__)."""
-    start = time.time()
-    import ray
-
-    ray.get([a.ready.remote() for a in engine.actors], timeout=timeout_s)
-    return time.time() - start
