@@ -16,25 +16,20 @@ from flows.generate import generated_stage, rejects_stage
 from taskmill.store import RunStore
 
 
-def _reasons(store: RunStore, stage: str) -> dict[str, int]:
-    counts: Counter[str] = Counter()
+def _stage_totals(store: RunStore, stage: str) -> dict[str, Any]:
+    """Rows, reject reasons and token sums of a stage, reading each shard once."""
+    totals: dict[str, Any] = {"rows": 0, "reasons": Counter(), "prompt_tokens": 0, "completion_tokens": 0}
     for table in store.iter_shards(stage):
-        if table.num_rows:
-            for row in pc.value_counts(table["reject_reason"]).to_pylist():
-                counts[row["values"] or "(none)"] += row["counts"]
-    return dict(sorted(counts.items()))
-
-
-def _rows(store: RunStore, stage: str) -> int:
-    return sum(t.num_rows for t in store.iter_shards(stage))
-
-
-def _token_sum(store: RunStore, stage: str, column: str) -> int:
-    total = 0
-    for table in store.iter_shards(stage):
-        value = pc.sum(table[column]).as_py() if table.num_rows else None
-        total += value or 0
-    return total
+        if not table.num_rows:
+            continue
+        totals["rows"] += table.num_rows
+        for row in pc.value_counts(table["reject_reason"]).to_pylist():
+            # "(none)" in a rejects stage would be a reject without its reason: shown, not hidden
+            totals["reasons"][row["values"] or "(none)"] += row["counts"]
+        for column in ("prompt_tokens", "completion_tokens"):
+            totals[column] += pc.sum(table[column]).as_py() or 0
+    totals["reasons"] = dict(sorted(totals["reasons"].items()))
+    return totals
 
 
 def build_summary(store: RunStore, run_id: str, methods: list[str], generation_reports: list[dict]) -> dict[str, Any]:
@@ -42,14 +37,14 @@ def build_summary(store: RunStore, run_id: str, methods: list[str], generation_r
     rejects: dict[str, dict[str, int]] = {}
     completion_tokens = prompt_tokens = 0
     for method in methods:
-        per_stage[f"generated/{method}"] = _rows(store, generated_stage(method))
-        rejects[f"generate-{method}"] = _reasons(store, rejects_stage(method))
-        for stage in (generated_stage(method), rejects_stage(method)):
-            completion_tokens += _token_sum(store, stage, "completion_tokens")
-            prompt_tokens += _token_sum(store, stage, "prompt_tokens")
-    per_stage["curated"] = _rows(store, "curated")
-    rejects["curation"] = _reasons(store, "rejects/curation")
-    per_stage["selected"] = _rows(store, "selected")
+        kept, dropped = _stage_totals(store, generated_stage(method)), _stage_totals(store, rejects_stage(method))
+        per_stage[f"generated/{method}"] = kept["rows"]
+        rejects[f"generate-{method}"] = dropped["reasons"]
+        completion_tokens += kept["completion_tokens"] + dropped["completion_tokens"]
+        prompt_tokens += kept["prompt_tokens"] + dropped["prompt_tokens"]
+    per_stage["curated"] = _stage_totals(store, "curated")["rows"]
+    rejects["curation"] = _stage_totals(store, "rejects/curation")["reasons"]
+    per_stage["selected"] = _stage_totals(store, "selected")["rows"]
     engine_tokens = sum(r.get("completion_tokens", 0) for r in generation_reports)
     engine_seconds = sum(r.get("engine_seconds", 0.0) for r in generation_reports)
     return {

@@ -17,6 +17,7 @@ single-turn data, and multi-turn alpaca uses `history`:
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -243,10 +244,13 @@ def write_trainer_configs(
 
 
 def write_jsonl(rows: Sequence[dict], path: str | Path) -> Path:
+    """One JSON object per line, written to a temp name and renamed: never a half file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as handle:
+    temp = path.with_name(path.name + ".tmp")
+    with temp.open("w", encoding="utf-8") as handle:
         for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    os.replace(temp, path)
     return path
 

@@ -19,14 +19,6 @@ import pyarrow.parquet as pq
 from taskmill.records import to_table
 
 
-def _write_jsonl(path: str, rows: list[dict]) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
-
-
 def export_records(
     out_dir: str,
     records: list[dict],
@@ -46,16 +38,15 @@ def export_records(
     pq.write_table(to_table(records), paths["records"] + ".tmp")
     os.replace(paths["records"] + ".tmp", paths["records"])
 
-    for fmt in formats:
-        rows = trainer_formats.to_format(records, fmt)
-        paths[fmt] = os.path.join(out_dir, f"{fmt}.jsonl")
-        _write_jsonl(paths[fmt], rows)
+    rows_by_format = {fmt: trainer_formats.to_format(records, fmt) for fmt in formats}
+    for fmt, rows in rows_by_format.items():
+        paths[fmt] = str(trainer_formats.write_jsonl(rows, os.path.join(out_dir, f"{fmt}.jsonl")))
     trainer_formats.write_trainer_configs(out_dir, dataset_name, formats[0], os.path.basename(paths[formats[0]]))
 
     if hf_dataset:
         import datasets
 
-        rows = trainer_formats.to_format(records, formats[0])
+        rows = rows_by_format[formats[0]]  # the datasets dir holds the first format
         dataset = datasets.Dataset.from_list(rows) if rows else datasets.Dataset.from_dict({})
         paths["hf"] = os.path.join(out_dir, "hf")
         datasets.DatasetDict({"train": dataset}).save_to_disk(paths["hf"])

@@ -17,6 +17,7 @@ import posixpath
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from typing import Any, Iterator
 
 import pyarrow as pa
@@ -104,32 +105,33 @@ class RunStore:
         text = self.read_text("manifest.json")
         return json.loads(text) if text else {"stages": {}}
 
-    def record_shard(self, stage: str, shard: int | str, rows: int, seconds: float, **extra: Any) -> None:
-        """Note a completed shard in the manifest (after the shard file exists)."""
+    @contextmanager
+    def _edit_manifest(self) -> Iterator[dict[str, Any]]:
+        """Read, change and rewrite the manifest under the lock (threads may finish shards at once)."""
         with self._manifest_lock:
             manifest = self.manifest()
+            yield manifest
+            manifest["updated"] = time.time()
+            self.write_text("manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
+
+    def record_shard(self, stage: str, shard: int | str, rows: int, seconds: float, **extra: Any) -> None:
+        """Note a completed shard in the manifest (after the shard file exists)."""
+        with self._edit_manifest() as manifest:
             entry = manifest["stages"].setdefault(stage, {"shards": {}})
             entry["shards"][self.shard_name(shard)] = {"rows": rows, "seconds": round(seconds, 3), **extra}
             entry["rows"] = sum(s["rows"] for s in entry["shards"].values())
-            manifest["updated"] = time.time()
-            self.write_text("manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
 
     # -- whole-stage completion (for global stages such as dedup) -------------
     def stage_done(self, stage: str) -> bool:
         return bool(self.manifest()["stages"].get(stage, {}).get("done"))
 
     def mark_stage_done(self, stage: str, **info: Any) -> None:
-        with self._manifest_lock:
-            manifest = self.manifest()
-            entry = manifest["stages"].setdefault(stage, {"shards": {}})
-            entry.update(info, done=True)
-            self.write_text("manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
+        with self._edit_manifest() as manifest:
+            manifest["stages"].setdefault(stage, {"shards": {}}).update(info, done=True)
 
     def clear_stage(self, stage: str) -> None:
         """Remove a stage's files (a global stage that did not finish starts over)."""
         if self._exists(self.path(stage)):
             self.fs.delete_dir(self.path(stage))
-        with self._manifest_lock:
-            manifest = self.manifest()
-            if manifest["stages"].pop(stage, None) is not None:
-                self.write_text("manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
+        with self._edit_manifest() as manifest:
+            manifest["stages"].pop(stage, None)
