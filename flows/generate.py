@@ -24,12 +24,14 @@ from taskmill.records import to_table
 from taskmill.store import RunStore
 
 
-def generated_stage(method: str) -> str:
-    return f"generated/{method}"
+# Stage folders are keyed by the generator's stage name (`GeneratorConfig.name`), not its
+# method: two generators of one method must not share shards.
+def generated_stage(name: str) -> str:
+    return f"generated/{name}"
 
 
-def rejects_stage(method: str) -> str:
-    return f"rejects/generate-{method}"
+def rejects_stage(name: str) -> str:
+    return f"rejects/generate-{name}"
 
 
 def run_symbolic_shard(shard: Any, config: GeneratorConfig, run_seed: int) -> ShardOutput:
@@ -38,39 +40,40 @@ def run_symbolic_shard(shard: Any, config: GeneratorConfig, run_seed: int) -> Sh
     return generator.run_shard(shard, None)
 
 
-def intermediate_stage(method: str) -> str:
-    return f"intermediate/{method}"
+def intermediate_stage(name: str) -> str:
+    return f"intermediate/{name}"
 
 
-def _save(store: RunStore, method: str, index: int, out: ShardOutput, seconds: float) -> None:
+def _save(store: RunStore, name: str, index: int, out: ShardOutput, seconds: float) -> None:
     # Rejects and intermediates first: a shard counts as done only once its kept file exists.
-    store.write_shard(rejects_stage(method), index, to_table(out.rejects))
+    store.write_shard(rejects_stage(name), index, to_table(out.rejects))
     if out.intermediate:
-        store.write_shard(intermediate_stage(method), index, to_table(out.intermediate))
-    store.write_shard(generated_stage(method), index, to_table(out.kept))
-    store.record_shard(generated_stage(method), index, len(out.kept), seconds, rejects=len(out.rejects), stats=out.stats)
+        store.write_shard(intermediate_stage(name), index, to_table(out.intermediate))
+    store.write_shard(generated_stage(name), index, to_table(out.kept))
+    store.record_shard(generated_stage(name), index, len(out.kept), seconds, rejects=len(out.rejects), stats=out.stats)
 
 
-@task(name="generate", task_run_name="generate-{gen_config.method}", cache_policy=NO_CACHE)
+@task(name="generate", task_run_name="generate-{gen_config.name}", cache_policy=NO_CACHE)
 def generate_stage(cfg: RunConfig, gen_config: GeneratorConfig, documents: list[dict]) -> dict[str, Any]:
     logger = get_run_logger()
     store = RunStore(cfg.run_dir)
     generator = load_generator_class(gen_config.method)(gen_config, cfg.seed)
     shards = generator.plan_shards(documents)
-    todo = [i for i in range(len(shards)) if not store.has_shard(generated_stage(gen_config.method), i)]
-    logger.info("%s: %d shards planned, %d already done, %d to run", gen_config.method, len(shards), len(shards) - len(todo), len(todo))
-    report: dict[str, Any] = {"method": gen_config.method, "shards": len(shards), "resumed": len(shards) - len(todo)}
+    name = gen_config.name or gen_config.method
+    todo = [i for i in range(len(shards)) if not store.has_shard(generated_stage(name), i)]
+    logger.info("%s: %d shards planned, %d already done, %d to run", name, len(shards), len(shards) - len(todo), len(todo))
+    report: dict[str, Any] = {"name": name, "method": gen_config.method, "shards": len(shards), "resumed": len(shards) - len(todo)}
     if not todo:
         return report
     start = time.perf_counter()
-    progress_id = create_progress_artifact(progress=0.0, description=f"{gen_config.method}: shards done")
+    progress_id = create_progress_artifact(progress=0.0, description=f"{name}: shards done")
     if generator.needs_engine:
-        bar = tqdm(desc=f"{gen_config.method} requests", unit="req", dynamic_ncols=True)
+        bar = tqdm(desc=f"{name} requests", unit="req", dynamic_ncols=True)
         engine = MeteredEngine(get_engine(cfg.engine), on_progress=bar.update)
         for done, index in enumerate(todo, 1):
             shard_start = time.perf_counter()
             out = generator.run_shard(shards[index], engine)
-            _save(store, gen_config.method, index, out, time.perf_counter() - shard_start)
+            _save(store, name, index, out, time.perf_counter() - shard_start)
             update_progress_artifact(progress_id, progress=100.0 * done / len(todo))
             bar.set_postfix(shard=f"{done}/{len(todo)}", tok_s=f"{engine.stats.tokens_per_s:.0f}")
         bar.close()
@@ -84,7 +87,7 @@ def generate_stage(cfg: RunConfig, gen_config: GeneratorConfig, documents: list[
         executor = RayExecutor(num_cpus=cfg.ray.task_cpus)
         outputs = executor.map(run_symbolic_shard, [shards[i] for i in todo], gen_config, cfg.seed)
         for done, (index, out) in enumerate(zip(todo, outputs), 1):
-            _save(store, gen_config.method, index, out, 0.0)
+            _save(store, name, index, out, 0.0)
             update_progress_artifact(progress_id, progress=100.0 * done / len(todo))
     report["seconds"] = round(time.perf_counter() - start, 3)
     return report

@@ -37,11 +37,11 @@ def pipeline(config_path: str = "", config: dict[str, Any] | None = None) -> dic
 
     documents = sources_stage(cfg) if cfg.sources else []
     reports = [generate_stage(cfg, gen, documents) for gen in cfg.generators]
-    methods = [gen.method for gen in cfg.generators]
-    curated = curate_stage(cfg, methods)
+    names = [gen.name for gen in cfg.generators]
+    curated = curate_stage(cfg, names)
     selected = select_stage(cfg)
 
-    summary = build_summary(store, cfg.resolved_run_id, methods, reports)
+    summary = build_summary(store, cfg.resolved_run_id, names, reports)
     summary["curation"] = curated
     summary["diversity"] = selected.get("diversity", [])
     paths = export_stage(cfg, selected.get("mixture", []), summary)

@@ -49,7 +49,7 @@ def _sink(store: RunStore, stage: str):
 
 
 @task(name="curate", cache_policy=NO_CACHE)
-def curate_stage(cfg: RunConfig, methods: list[str]) -> dict[str, Any]:
+def curate_stage(cfg: RunConfig, names: list[str]) -> dict[str, Any]:
     import filters
     from taskmill.embeddings import EmbeddingCache
 
@@ -60,8 +60,8 @@ def curate_stage(cfg: RunConfig, methods: list[str]) -> dict[str, Any]:
         store.clear_stage(stage)
 
     def shards():
-        for method in methods:
-            yield from store.iter_shards(generated_stage(method))
+        for name in names:
+            yield from store.iter_shards(generated_stage(name))
 
     start = time.perf_counter()
     report = filters.curate(

@@ -32,14 +32,14 @@ def _stage_totals(store: RunStore, stage: str) -> dict[str, Any]:
     return totals
 
 
-def build_summary(store: RunStore, run_id: str, methods: list[str], generation_reports: list[dict]) -> dict[str, Any]:
+def build_summary(store: RunStore, run_id: str, names: list[str], generation_reports: list[dict]) -> dict[str, Any]:
     per_stage: dict[str, int] = {}
     rejects: dict[str, dict[str, int]] = {}
     completion_tokens = prompt_tokens = 0
-    for method in methods:
-        kept, dropped = _stage_totals(store, generated_stage(method)), _stage_totals(store, rejects_stage(method))
-        per_stage[f"generated/{method}"] = kept["rows"]
-        rejects[f"generate-{method}"] = dropped["reasons"]
+    for name in names:
+        kept, dropped = _stage_totals(store, generated_stage(name)), _stage_totals(store, rejects_stage(name))
+        per_stage[f"generated/{name}"] = kept["rows"]
+        rejects[f"generate-{name}"] = dropped["reasons"]
         completion_tokens += kept["completion_tokens"] + dropped["completion_tokens"]
         prompt_tokens += kept["prompt_tokens"] + dropped["prompt_tokens"]
     per_stage["curated"] = _stage_totals(store, "curated")["rows"]

@@ -14,7 +14,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from taskmill.engine.base import Engine
 
@@ -24,7 +24,11 @@ class GeneratorConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     method: str
-    shard_size: int = 64  # work items per shard: the unit of resume
+    # The generator's stage name in the run dir (`generated/<name>/`). Default: the method for
+    # the first generator of a method, `<method>-2`, `<method>-3`, ... for later ones, so
+    # appending a generator never renames the stages of those before it (resume stays valid).
+    name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$", max_length=64)
+    shard_size: int = Field(64, ge=1)  # work items per shard: the unit of resume
 
 
 @dataclass

@@ -83,7 +83,7 @@ class RunConfig(BaseModel):
             if not isinstance(item, dict) or "method" not in item:
                 raise ValueError("each generator needs a `method` (e.g. bonito, self_guide, sql_exec)")
             out.append(_validate_nested(load_generator_class(item["method"]).Config, item, f"generators.{index}"))
-        return out
+        return assign_stage_names(out)
 
     @field_validator("curation", mode="before")
     @classmethod
@@ -114,6 +114,33 @@ class RunConfig(BaseModel):
     @property
     def run_dir(self) -> str:
         return f"{self.run_root.rstrip('/')}/{self.resolved_run_id}"
+
+
+def assign_stage_names(generators: list[Any]) -> list[Any]:
+    """Give every generator a unique stage name; explicit `name`s must not collide.
+
+    Unnamed generators get their method's name, then `<method>-2`, `<method>-3`, ...
+    counted per method in config order.
+    """
+    taken = {g.name for g in generators if g.name}
+    explicit = [g.name for g in generators if g.name]
+    duplicates = sorted({n for n in explicit if explicit.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"generator names must be unique; repeated: {duplicates}")
+    seen: dict[str, int] = {}
+    for gen in generators:
+        if gen.name:
+            continue
+        count = seen.get(gen.method, 0)
+        while True:
+            count += 1
+            candidate = gen.method if count == 1 else f"{gen.method}-{count}"
+            if candidate not in taken:
+                break
+        seen[gen.method] = count
+        gen.name = candidate
+        taken.add(candidate)
+    return generators
 
 
 class ConfigError(ValueError):

@@ -47,3 +47,23 @@ def test_relative_paths_resolve_against_the_config_file(tmp_path):
     assert cfg.sources[0].path == str(tmp_path / "docs")
     with pytest.raises(ConfigError, match="not found"):
         load_config(str(tmp_path / "missing.yaml"))
+
+
+def test_generators_of_one_method_get_distinct_stable_stage_names():
+    from taskmill.config import parse_config
+
+    gens = [{"method": "sql_exec"}, {"method": "sql_exec", "name": "tables_b"}, {"method": "sql_exec"}]
+    cfg = parse_config({"generators": gens})
+    assert [g.name for g in cfg.generators] == ["sql_exec", "tables_b", "sql_exec-2"]
+    # appending a generator leaves the names of the earlier ones (and so their shards) alone
+    cfg2 = parse_config({"generators": gens + [{"method": "sql_exec"}]})
+    assert [g.name for g in cfg2.generators] == ["sql_exec", "tables_b", "sql_exec-2", "sql_exec-3"]
+
+
+def test_repeated_generator_name_is_a_config_error():
+    import pytest
+
+    from taskmill.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError, match="repeated: \\['a'\\]"):
+        parse_config({"generators": [{"method": "sql_exec", "name": "a"}, {"method": "sql_exec", "name": "a"}]})

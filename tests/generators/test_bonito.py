@@ -9,8 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from generators.bonito import BonitoConfig, BonitoGenerator, is_protocol_mode
-from generators.bonito_prompted import RESPONSE_SCHEMA
-from generators.bonito_protocol import TASK_TYPES, build_prompt, meta_template_pair, parse_prediction
+from generators.bonito.prompted import RESPONSE_SCHEMA
+from generators.bonito.protocol import TASK_TYPES, build_prompt, meta_template_pair, parse_prediction
 from taskmill.engine.base import GenerationResult
 from taskmill.engine.scripted import ScriptedEngine
 from taskmill.records import derive_seed, to_table

@@ -12,7 +12,7 @@ import re
 import pytest
 
 from generators.bonito import BonitoConfig, BonitoGenerator
-from generators.bonito_protocol import REJECT_CODES as BONITO_CODES
+from generators.bonito.protocol import REJECT_CODES as BONITO_CODES
 from generators.self_guide import REJECT_CODES as SELF_GUIDE_CODES
 from generators.self_guide import SelfGuideConfig, SelfGuideGenerator
 from taskmill.records import derive_seed, from_table, to_table

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from generators.self_guide_filters import (
+from generators.self_guide.filters import (
     LengthBounds,
     balance,
     first_failure,
@@ -18,7 +18,7 @@ from generators.self_guide_filters import (
     map_label,
     noise_check,
 )
-from generators.self_guide_prompts import NOISE_PHRASES, annotation_prompt, input_generation_prompt
+from generators.self_guide.prompts import NOISE_PHRASES, annotation_prompt, input_generation_prompt
 from generators.task_specs import TaskFile, TaskSpec, load_task_file, parse_seed_blocks
 
 SEEDS = '''[input]="The film was

@@ -14,9 +14,9 @@ from collections import Counter
 from typing import Any, Callable
 
 from generators.base import Generator, ShardOutput
-from generators.self_guide_config import AnnotationStage, InputStage, SelfGuideConfig
-from generators.self_guide_filters import LengthBounds, balance, first_failure, length_bounds, majority_vote, map_label
-from generators.self_guide_prompts import (
+from generators.self_guide.config import AnnotationStage, InputStage, SelfGuideConfig
+from generators.self_guide.filters import LengthBounds, balance, first_failure, length_bounds, majority_vote, map_label
+from generators.self_guide.prompts import (
     CLASSIFICATION_EXTRA_NOISE,
     DEFAULT_EXTRA_NOISE,
     annotation_prompt,

@@ -17,8 +17,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from generators.base import Generator, GeneratorConfig, ShardOutput
-from generators.bonito_prompted import RESPONSE_SCHEMA, build_messages, json_to_prediction
-from generators.bonito_protocol import (
+from generators.bonito.prompted import RESPONSE_SCHEMA, build_messages, json_to_prediction
+from generators.bonito.protocol import (
     CODE_OF,
     CONTEXT_PLACEHOLDER,
     METHOD_VERSION,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from generators.bonito_protocol import CONTEXT_PLACEHOLDER, PIPE, Parsed
+from generators.bonito.protocol import CONTEXT_PLACEHOLDER, PIPE, Parsed
 
 # One line per task type telling the model what a good instance looks like.
 TASK_HINTS: dict[str, str] = {

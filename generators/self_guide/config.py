@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from generators.base import GeneratorConfig
-from generators.self_guide_prompts import NOISE_PHRASES
+from generators.self_guide.prompts import NOISE_PHRASES
 from generators.task_specs import TaskFile, TaskSpec, load_task_file
 
 
