@@ -6,25 +6,30 @@ instance when matched_tokens / len(eval) > 0.5 (strict, from that single
 instance). A training dataset (here: the records of one generator `method`)
 is contaminated for an eval when > 2% of the eval's instances are hit.
 
-Tokens are `re.findall(r"\\w+|[^\\w\\s]", s.lower())` (open-instruct uses spaCy,
-so counts can differ slightly at contractions). Eval prompts shorter than n
-tokens have no n-grams and fall back to exact equality under `norm`.
+Tokens are `\\w+|[^\\w\\s]` over `norm(s)` (filters.normalize: full-width
+forms folded, zero-width characters removed, combining marks kept inside
+words); open-instruct uses spaCy, so counts can differ slightly at
+contractions. Eval prompts shorter than n tokens have no n-grams: they match
+a training prompt that contains their whole token sequence and consists
+mostly of it (the sequence is > instance_threshold of the training prompt's
+tokens), so `What is 2+2?` matches `what is 2 + 2 ?` but not a long prompt
+that happens to contain those words.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from filters.text_views import as_text, norm, prompt_view, response_view
+from filters import normalize
+from filters.jsonl import read_jsonl, read_lines
+from filters.text_views import as_text, prompt_view, response_view
 
-TOKEN = re.compile(r"\w+|[^\w\s]")
-TOKENIZER_NAME = r"regex \w+|[^\w\s] on lower-cased text"
+TOKENIZER_NAME = r"regex \w+|[^\w\s] on filters.normalize.norm text"
 PROMPT_FIELDS = ("prompt", "question", "instruction", "problem", "input", "query", "text")
 
 
@@ -57,8 +62,9 @@ class DecontaminationConfig(BaseModel):
     action: Literal["remove_instances", "drop_dataset", "report_only"] = "remove_instances"
 
 
-def tokenize(text: str) -> list[str]:
-    return TOKEN.findall(as_text(text).lower())
+def tokenize(text) -> list[str]:
+    """Word/symbol tokens of the normalized text (filters.normalize.tokens)."""
+    return normalize.tokens(as_text(text))
 
 
 def _item_prompt(item: Any, column: str | None) -> str:
@@ -90,12 +96,22 @@ def _read_items(spec: EvalSet) -> list[Any]:
         return list(loaded)
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return read_jsonl(path)
     if suffix == ".json":
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return data[spec.split or "data"] if isinstance(data, dict) else data
+        try:
+            data = json.loads(path.read_bytes().decode("utf-8-sig"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise ValueError(f"eval {spec.name!r}: {path}: not valid UTF-8 JSON ({err})") from None
+        if isinstance(data, dict):
+            key = spec.split or "data"
+            if not isinstance(data.get(key), list):
+                raise ValueError(f"eval {spec.name!r}: {path}: a JSON object needs a list under {key!r} (keys: {sorted(data)[:10]})")
+            return data[key]
+        if not isinstance(data, list):
+            raise ValueError(f"eval {spec.name!r}: {path}: expected a JSON list of items, got {type(data).__name__}")
+        return data
     if suffix == ".txt":
-        return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return [line for _, line in read_lines(path)]
     if suffix == ".parquet":
         import pyarrow.parquet as pq
 
@@ -129,7 +145,8 @@ class EvalIndex:
     sizes: dict[str, int] = field(default_factory=dict)  # eval name → number of items
     vocab: dict[str, int] = field(default_factory=dict)
     grams: dict[tuple[int, ...], list[tuple[int, int]]] = field(default_factory=dict)
-    exact: dict[str, list[int]] = field(default_factory=dict)
+    short: dict[tuple[int, ...], list[int]] = field(default_factory=dict)  # eval prompts of < n tokens
+    short_lengths: set[int] = field(default_factory=set)
 
     @classmethod
     def build(cls, cfg: DecontaminationConfig) -> "EvalIndex":
@@ -151,22 +168,34 @@ class EvalIndex:
         number = len(self.items)
         self.items.append(EvalItem(eval_name, eval_id, len(tokens)))
         self.sizes.setdefault(eval_name, 0)
-        if len(tokens) < self.n:
-            if tokens:
-                self.exact.setdefault(norm(prompt), []).append(number)
-            return
         ids = [self.vocab.setdefault(t, len(self.vocab)) for t in tokens]
+        if len(tokens) < self.n:
+            if tokens:  # an eval prompt with no tokens (blank) can match nothing
+                self.short.setdefault(tuple(ids), []).append(number)
+                self.short_lengths.add(len(ids))
+            return
         for start in range(len(ids) - self.n + 1):
             self.grams.setdefault(tuple(ids[start : start + self.n]), []).append((number, start))
+
+    def _short_hits(self, ids: list[int]) -> list[tuple[int, float]]:
+        """Short eval prompts whose whole token sequence occurs in `ids` and is > threshold of them."""
+        hits: dict[int, float] = {}
+        for length in self.short_lengths:
+            if length > len(ids) or length <= self.threshold * len(ids):
+                continue
+            for start in range(len(ids) - length + 1):
+                for item in self.short.get(tuple(ids[start : start + length]), ()):
+                    hits[item] = 1.0  # every token of the eval prompt is matched
+        return list(hits.items())
 
     def __bool__(self) -> bool:
         return bool(self.items)
 
     def match(self, text: str) -> list[tuple[int, float]]:
         """(item, coverage) for every eval item this one training text contaminates."""
-        hits: list[tuple[int, float]] = [(item, 1.0) for item in self.exact.get(norm(text), [])] if self.exact else []
-        n = self.n
         ids = [self.vocab.get(t, -1) for t in tokenize(text)]
+        hits = self._short_hits(ids) if self.short else []
+        n = self.n
         breaks = [i for i, v in enumerate(ids) if v < 0] + [len(ids)]
         covered: dict[int, int] = {}  # item → bitmask of matched eval token positions
         window = (1 << n) - 1

@@ -1,6 +1,6 @@
 """MinHash-LSH near-duplicate removal (spec §3).
 
-Pipeline per text: shingle-normalize, char 5-grams (or word n-grams), xxh64
+Pipeline per text: norm (filters.normalize), char 5-grams (or word n-grams), xxh64
 of each shingle, 128 permutations (a·x + b) mod (2^61 − 1), signature = min.
 LSH: b bands of r rows; records sharing any band key are candidates; every
 candidate pair is verified with the exact Jaccard of the shingle sets, and
@@ -13,7 +13,6 @@ candidates and clusters are global over all shards.
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from typing import Literal
 
@@ -26,9 +25,9 @@ from scipy.sparse.csgraph import connected_components
 
 from filters import _kernels
 from filters.exact import group_representatives
+from filters.normalize import norm, tokens
 from filters.text_views import prompt_view, response_view
 
-_NON_WORD = re.compile(r"\W+")
 MERSENNE_61 = (1 << 61) - 1
 
 
@@ -100,30 +99,28 @@ def optimal_param(threshold: float, num_perm: int, fp_weight: float = 0.5, fn_we
 
 # -- shingles and signatures ----------------------------------------------------------
 def shingle_normalize(text: str) -> str:
-    """Lower-case, every [^\\w\\s] to a space, whitespace collapsed (i.e. \\W+ → " ")."""
-    return _NON_WORD.sub(" ", text.lower()).strip()
+    """The text that is shingled: filters.normalize.norm (the one comparison form).
 
-
-# ASCII bytes: upper → lower, every non-word byte (not [a-z0-9_]) → space
-_ASCII_TABLE = bytes(
-    c + 32 if 65 <= c <= 90 else c if (48 <= c <= 57 or 97 <= c <= 122 or c == 95) else 32 for c in range(256)
-)
+    Punctuation, operators and digits are kept (the spec's `[^\\w\\s]` → space made
+    `Compute 1234 + 5678.` and `Compute 1234 - 5678.` one text) and so are combining
+    marks (Python's `\\W` strips Devanagari vowel signs: `दिन` and `दान` became equal).
+    """
+    return norm(text)
 
 
 def shingle_normalize_utf8(text: str) -> bytes:
-    """shingle_normalize(text) as UTF-8, with a byte-table fast path for ASCII text."""
-    if text.isascii():
-        return b" ".join(text.encode("ascii").translate(_ASCII_TABLE).split())
-    return shingle_normalize(text).encode("utf-8", errors="surrogatepass")
+    """shingle_normalize(text) as UTF-8 (surrogates passed through, never an error)."""
+    return norm(text).encode("utf-8", errors="surrogatepass")
 
 
 def shingles(text: str, kind: str = "char", n: int = 5) -> set[str]:
-    """The shingle set of a raw text; shorter than n units gives the whole text as one shingle."""
+    """The shingle set of a raw text: char n-grams of norm(text), or n-grams of its word/symbol
+    tokens (filters.normalize.tokens); shorter than n units gives the whole text as one shingle."""
     norm_text = shingle_normalize(text)
     if kind == "char":
         units, joiner = norm_text, ""
     else:
-        units, joiner = norm_text.split(), " "
+        units, joiner = tokens(norm_text), " "
     if len(units) < n:
         return {norm_text}
     return {joiner.join(units[i : i + n]) for i in range(len(units) - n + 1)}

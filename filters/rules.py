@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from filters.normalize import symbol_ratio
 from filters.text_views import norm, prompt_view, response_view
 
 Verdict = tuple[str, dict[str, Any]] | None
@@ -103,20 +104,9 @@ def count_tokens(text: str, tokenizer: str | None) -> int:
     return len(_hf_tokenizer(tokenizer)(text, add_special_tokens=False)["input_ids"])
 
 
-_ASCII_SPACE = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"  # exactly the ASCII chars with str.isspace()
-_ASCII_ALNUM = bytes(c for c in range(128) if chr(c).isalnum())
-
-
 def non_alnum_ratio(text: str) -> tuple[float, int]:
-    if text.isascii():  # byte deletion in C instead of a Python loop over characters
-        data = text.encode("ascii")
-        chars = len(data.translate(None, _ASCII_SPACE))
-        symbols = len(data.translate(None, _ASCII_SPACE + _ASCII_ALNUM))
-        return (symbols / chars if chars else 0.0), chars
-    chars = [c for c in text if not c.isspace()]
-    if not chars:
-        return 0.0, 0
-    return sum(1 for c in chars if not c.isalnum()) / len(chars), len(chars)
+    """F9's (symbol ratio, non-space chars): filters.normalize.symbol_ratio (marks are letter parts)."""
+    return symbol_ratio(text)
 
 
 def trigram_dup_fraction(text: str) -> tuple[float, int]:
@@ -257,7 +247,9 @@ def _f9_symbols(record, prompt, response, cfg) -> Verdict:
         return None
     if len(response) < cfg.symbol_min_chars:
         return None
-    ratio, chars = non_alnum_ratio(response)
+    # separators between two digits (2016-12-31 23:00:00+00:00, 1,234.5) and
+    # combining marks (Indic vowel signs) are not symbols: see filters.normalize.symbol_ratio
+    ratio, chars = symbol_ratio(response)
     if chars >= cfg.symbol_min_chars and ratio > cfg.symbol_max:
         return "symbol_heavy", {"non_alnum_ratio": round(ratio, 4)}
     return None

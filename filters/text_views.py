@@ -13,11 +13,10 @@ else goes through str().
 from __future__ import annotations
 
 import hashlib
-import re
-import unicodedata
 from typing import Any
 
-_WHITESPACE = re.compile(r"\s+")
+from filters import normalize
+
 PROMPT_ROLES = ("system", "user")
 
 
@@ -31,19 +30,9 @@ def as_text(value: Any) -> str:
     return str(value)
 
 
-def norm(s: str) -> str:
-    """NFKC, casefold, collapse whitespace runs to one space, strip.
-
-    casefold can produce text that NFKC would change again (e.g. U+0345 folds
-    to U+03B9 but some folds are not NFKC-stable), so a second NFKC keeps the
-    function idempotent: norm(norm(s)) == norm(s).
-    """
-    s = as_text(s)
-    if s.isascii():  # NFKC is the identity on ASCII and casefold is lower(): same result, 5x faster
-        return " ".join(s.split()).lower()
-    s = unicodedata.normalize("NFKC", s).casefold()
-    s = unicodedata.normalize("NFKC", s)
-    return _WHITESPACE.sub(" ", s).strip()
+def norm(s: Any) -> str:
+    """filters.normalize.norm of any value (None → "", bytes decoded); the one comparison form."""
+    return normalize.norm(as_text(s))
 
 
 def _messages(record: dict) -> list[dict] | None:

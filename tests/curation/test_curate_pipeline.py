@@ -35,7 +35,8 @@ class PicklingExecutor:
 def test_dedup_is_global_across_shards():
     shard1 = [rec(p, "An answer.") for p in PROMPTS]
     exact_copy = rec(PROMPTS[1], "An answer.")
-    near_copy = rec(PROMPTS[3].replace("sorted array", "sorted list"), "Another answer.")
+    # J = 0.84 with the source: a candidate with P = 0.99 (16x8 bands); "sorted list" (J = 0.79, P = 0.93) was caught only by luck of the hashes
+    near_copy = rec(PROMPTS[3].replace("a binary", "binary"), "Another answer.")
     shard2 = [rec("Name a mammal that lays eggs.", "Platypus."), exact_copy, near_copy]
     executor = PicklingExecutor()
     report, kept, rejects = run_curate([shard1, shard2], {"batch_size": 2, "shards_per_round": 1}, executor=executor)
