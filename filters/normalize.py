@@ -54,8 +54,12 @@ _WHITESPACE = re.compile(r"\s+")
 _TOKEN = regex.compile(r"\w+|[^\w\s]")
 # a symbol for F9: not a letter, number, mark or space; separators between two digits are data
 # (2016-12-31, 23:00:00+00:00, 1,234.5), not noise, so they do not count
-_SYMBOL = regex.compile(r"(?<!\d)[^\p{L}\p{N}\p{M}\s]|[^\p{L}\p{N}\p{M}\s](?!\d)")
-_ASCII_SYMBOL = re.compile(r"(?<![0-9])[^0-9A-Za-z\s]|[^0-9A-Za-z\s](?![0-9])")
+# (\x1c-\x1f are spaces to str.isspace but not to Unicode White_Space)
+_SYMBOL = regex.compile(r"(?<!\d)[^\p{L}\p{N}\p{M}\s\x1c-\x1f]|[^\p{L}\p{N}\p{M}\s\x1c-\x1f](?!\d)")
+_ASCII_BETWEEN_DIGITS = re.compile(r"(?<=[0-9])[^0-9A-Za-z\s](?=[0-9])")
+_ASCII_SPACE = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"  # exactly the ASCII chars with str.isspace()
+_ASCII_ALNUM = bytes(c for c in range(128) if chr(c).isalnum())
+_ASCII_DIGITS = frozenset("0123456789")
 KEPT_COMPAT_TAGS = ("<super>", "<sub>")
 
 
@@ -120,6 +124,13 @@ def symbol_ratio(text: str) -> tuple[float, int]:
     that made Hindi/Tamil vowel signs (category M) and the separators of dates,
     times and numbers into symbols.
     """
-    chars = len(text) - len("".join(_WHITESPACE.findall(text)))
-    symbols = len((_ASCII_SYMBOL if text.isascii() else _SYMBOL).findall(text))
+    if text.isascii():  # byte deletion in C; the digit-flanked exception only when there are digits
+        data = text.encode("ascii")
+        chars = len(data.translate(None, _ASCII_SPACE))
+        symbols = len(data.translate(None, _ASCII_SPACE + _ASCII_ALNUM))
+        if symbols and not _ASCII_DIGITS.isdisjoint(text):
+            symbols -= len(_ASCII_BETWEEN_DIGITS.findall(text))
+    else:
+        chars = len(text) - len("".join(_WHITESPACE.findall(text)))
+        symbols = len(_SYMBOL.findall(text))
     return (symbols / chars if chars else 0.0), chars

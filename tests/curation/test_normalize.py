@@ -3,6 +3,8 @@
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from filters.decontaminate import DecontaminationConfig, EvalIndex, EvalSet
 from filters.exact import exact_key
@@ -145,3 +147,13 @@ def test_bad_jsonl_lines_name_file_and_line(tmp_path):
     path.write_bytes(b'{"prompt": "ok"}\n{"prompt": "\xff"}\n')
     with pytest.raises(ValueError, match=r"bad\.jsonl:2: not valid UTF-8"):
         read_jsonl(path)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=40))
+def test_symbol_ratio_ascii_fast_path_matches_the_unicode_path(text):
+    # appending "é" sends the text down the regex path and adds one letter
+    ratio, chars = symbol_ratio(text + "é")
+    ascii_ratio, ascii_chars = symbol_ratio(text)
+    assert chars == ascii_chars + 1
+    assert ratio * chars == pytest.approx(ascii_ratio * ascii_chars)
