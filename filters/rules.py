@@ -230,7 +230,7 @@ _REFUSAL_TRIGGERS = ("as a", "i'm", "i am", "i can", "i won", "i do", "my knowle
 def _f8_refusal(record, prompt, response, cfg) -> Verdict:
     if not cfg.refusal:
         return None
-    lowered = response.lower().replace("\u2019", "'")
+    lowered = norm(response).replace("\u2019", "'")  # the shared comparison form: case, width, invisibles
     if not any(trigger in lowered for trigger in _REFUSAL_TRIGGERS):
         return None
     hit = _REFUSAL_RE.search(lowered)

@@ -113,13 +113,13 @@ def select_stage(cfg: RunConfig) -> dict[str, Any]:
 
 @task(name="export", cache_policy=NO_CACHE)
 def export_stage(cfg: RunConfig, mixture_table: list[dict], summary: dict[str, Any]) -> dict[str, str]:
-    from taskmill.export import export_records
-
-    from selection.formats import split_valid
+    from taskmill.export import export_records, exportable, token_counter_for
 
     store = RunStore(cfg.run_dir)
-    # Records no trainer format can hold (empty turn, ...) go to rejects/export with their reason.
-    records, invalid = split_valid(from_table(store.read_stage("selected")))
+    # Records no trainer format can hold (empty turn, non-string content, ...) and, with
+    # export.max_tokens, over-long ones (too_long) go to rejects/export with their reason.
+    counter = token_counter_for(cfg.export, cfg.engine.name)
+    records, invalid, token_counts = exportable(from_table(store.read_stage("selected")), cfg.export.max_tokens, counter)
     store.clear_stage("rejects/export")
     if invalid:
         store.write_shard("rejects/export", 0, to_table(invalid))
@@ -133,5 +133,7 @@ def export_stage(cfg: RunConfig, mixture_table: list[dict], summary: dict[str, A
         hf_dataset=cfg.export.hf_dataset,
         mixture_table=mixture_table,
         summary=summary,
+        token_counts=token_counts,
+        tokenizer=counter.name,
     )
 

@@ -72,6 +72,10 @@ def render_markdown(summary: dict[str, Any]) -> str:
         f"generation throughput this run: {summary['tokens_per_s']} tokens/s.",
         f"Run directory: `{summary['run_dir']}`",
     ]
+    lengths = summary.get("token_lengths")
+    if lengths:  # chat-template tokens per exported record, per format
+        lines += ["", f"Token lengths ({lengths['tokenizer']}):", "", "| format | records | p50 | p90 | p99 | max |", "|---|---|---|---|---|---|"]
+        lines += [f"| {fmt} | {f['records']} | {f['p50']} | {f['p90']} | {f['p99']} | {f['max']} |" for fmt, f in lengths["formats"].items()]
     return "\n".join(lines)
 
 
@@ -85,4 +89,6 @@ def render_text(summary: dict[str, Any]) -> str:
         f"  tokens: {summary['prompt_tokens']} prompt / {summary['completion_tokens']} completion;"
         f" {summary['tokens_per_s']} tokens/s this run"
     )
+    for fmt, f in (summary.get("token_lengths") or {}).get("formats", {}).items():
+        out.append(f"  tokens per {fmt + ' record':<24} p50 {f['p50']}  p90 {f['p90']}  p99 {f['p99']}  max {f['max']}")
     return "\n".join(out)

@@ -23,7 +23,7 @@ import numpy as np
 from selection.compression import compression_ratio, ngram_diversity, top_k, zipfit_scores
 from selection.config import SelectionConfig, resolve_budget
 from selection.greedy import GreedyResult, farthest_point, run_greedy
-from selection.kernels import cosine_kernel, inverse_lists, knn_graph
+from selection.kernels import cosine_kernel, inverse_lists, knn_graph, require_finite
 from selection.mixture import (
     MixtureRow,
     extend_by_repeats,
@@ -132,7 +132,7 @@ def _check_inputs(records: Sequence[dict], embeddings: np.ndarray | None, config
     emb = np.asarray(embeddings, dtype=np.float32)
     if emb.ndim != 2 or len(emb) != len(records):
         raise ValueError(f"embeddings must be (len(records), d) = ({len(records)}, d), got {emb.shape}")
-    return emb
+    return require_finite(emb, "selection embeddings", ids=[r.get("id") for r in records])
 
 
 def select(records: Sequence[dict], embeddings: np.ndarray | None, config: SelectionConfig | dict) -> SelectionResult:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import yaml
 from pydantic import BaseModel, ConfigDict
@@ -38,18 +38,51 @@ class ExportFormatConfig(BaseModel):
 
 
 def record_to_messages(record: dict, system_prompt: str | None = None) -> dict:
-    """taskmill record → canonical row. user = instruction [+ "\\n" + input], assistant = output."""
-    meta = record.get("meta") or {}
-    if record.get("messages") or meta.get("messages"):
-        messages = [dict(m) for m in (record.get("messages") or meta["messages"])]
+    """taskmill record → canonical row. user = instruction [+ "\\n" + input], assistant = output.
+
+    Never raises on malformed records: values are carried as they are, and
+    `validate_messages` names what is wrong (non-string content, a message that
+    is not an object, ...).
+    """
+    meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
+    given = record.get("messages") or meta.get("messages")
+    if given:
+        messages = [dict(m) if isinstance(m, dict) else m for m in given] if isinstance(given, list) else given
     else:
-        instruction, inp = record.get("instruction") or "", record.get("input") or ""
-        user = instruction if inp == "" else f"{instruction}\n{inp}"
-        messages = [{"role": "user", "content": user}, {"role": "assistant", "content": record.get("output") or ""}]
+        instruction, inp = _field(record, "instruction"), _field(record, "input")
+        if isinstance(instruction, str) and isinstance(inp, str):
+            user = instruction if inp == "" else f"{instruction}\n{inp}"
+        else:  # not joined: str() would turn 5 or a list into text silently
+            user = instruction if not isinstance(instruction, str) else inp
+        messages = [{"role": "user", "content": user}, {"role": "assistant", "content": _field(record, "output")}]
     system = meta.get("system") or system_prompt
-    if system and messages[0]["role"] != "system":
+    if system and isinstance(messages, list) and not (messages and isinstance(messages[0], dict) and messages[0].get("role") == "system"):
         messages.insert(0, {"role": "system", "content": system})
     return {"id": record.get("id"), "messages": messages, "source": record.get("source") or record.get("method")}
+
+
+def _field(record: dict, name: str) -> Any:
+    value = record.get(name)
+    return "" if value is None else value
+
+
+def content_problem(row: dict) -> tuple[str, dict] | None:
+    """(reason, detail) when the messages of a canonical row are not text turns, else None.
+
+    Reasons: `messages_not_list`, `message_not_object`, `non_string_role`,
+    `non_string_content` (e.g. output=5, or a list of content parts); detail
+    names the turn index and the type found.
+    """
+    messages = row.get("messages")
+    if not isinstance(messages, list):
+        return "messages_not_list", {"type": type(messages).__name__}
+    for k, message in enumerate(messages):
+        if not isinstance(message, dict):
+            return "message_not_object", {"turn": k, "type": type(message).__name__}
+        for key, reason in (("role", "non_string_role"), ("content", "non_string_content")):
+            if not isinstance(message.get(key), str):
+                return reason, {"turn": k, "type": type(message.get(key)).__name__}
+    return None
 
 
 def validate_messages(row: dict) -> str | None:
@@ -57,17 +90,20 @@ def validate_messages(row: dict) -> str | None:
     for key in ("id", "source"):
         if not row.get(key):
             return f"missing_{key}"
-    messages = row.get("messages") or []
-    turns = messages[1:] if messages and messages[0].get("role") == "system" else messages
+    problem = content_problem(row)
+    if problem:
+        return problem[0]
+    messages = row["messages"]
+    turns = messages[1:] if messages and messages[0]["role"] == "system" else messages
     if not turns:
         return "no_turns"
     for k, message in enumerate(turns):
         expected = "user" if k % 2 == 0 else "assistant"
-        if message.get("role") != expected:
+        if message["role"] != expected:
             return f"roles_not_alternating_at_{k}"
     if turns[-1]["role"] != "assistant":
         return "last_turn_not_assistant"
-    if any(not (m.get("content") or "").strip() for m in messages):
+    if any(not m["content"].strip() for m in messages):
         return "empty_content"
     return None
 
@@ -161,9 +197,12 @@ def split_valid(records: Iterable[dict], system_prompt: str | None = None) -> tu
 
     kept, rejected = [], []
     for record in records:
-        reason = validate_messages(record_to_messages(record, system_prompt))
+        row = record_to_messages(record, system_prompt)
+        problem = content_problem(row)
+        reason = validate_messages(row)
         if reason:
-            rejected.append(reject(record, reason, "export"))
+            detail = problem[1] if problem else {}
+            rejected.append(reject(record, reason, "export", **detail))
         else:
             kept.append(record)
     return kept, rejected

@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from selection.kernels import single_blas_thread
+from selection.kernels import require_finite, single_blas_thread
 from selection.submodular import SetFunction
 
 TIE_TOL = 1e-9
@@ -261,7 +261,9 @@ def farthest_point(
     """
     if (dist is None) == (embeddings is None):
         raise ValueError("farthest_point: pass exactly one of dist or embeddings")
-    emb = None if embeddings is None else np.asarray(embeddings, dtype=np.float64)
+    emb = None if embeddings is None else require_finite(np.asarray(embeddings, dtype=np.float64))
+    if dist is not None:
+        require_finite(np.asarray(dist, dtype=np.float64), "distances")
     n = len(dist) if dist is not None else len(emb)
 
     def dist_rows(rows) -> np.ndarray:

@@ -27,6 +27,30 @@ import numpy as np
 KernelMode = Literal["clip", "raw"]
 
 
+class NonFiniteError(ValueError):
+    """Embeddings or a kernel hold NaN or inf; `rows` are the offending row indices."""
+
+    def __init__(self, message: str, rows: list[int]):
+        super().__init__(message)
+        self.rows = rows
+
+
+def require_finite(values: np.ndarray, what: str = "embeddings", ids: list | None = None, shown: int = 10) -> np.ndarray:
+    """Raise NonFiniteError naming the rows of a 2-D array that hold NaN or ±inf; return the array.
+
+    A NaN row makes every similarity with it NaN: greedy then compares NaN gains,
+    which silently ends facility location with an empty selection and makes
+    argmin/argmax fail elsewhere. `ids` (aligned with the rows) are named too.
+    """
+    values = np.asarray(values)
+    if values.dtype.kind not in "fc" or np.isfinite(values).all():
+        return values
+    rows = np.flatnonzero(~np.isfinite(values.reshape(len(values), -1)).all(axis=1)).tolist()
+    listed = ", ".join(str(r) for r in rows[:shown]) + (f" and {len(rows) - shown} more" if len(rows) > shown else "")
+    named = f" (ids: {', '.join(str(ids[r]) for r in rows[:shown])})" if ids is not None else ""
+    raise NonFiniteError(f"{what}: {len(rows)} of {len(values)} rows hold NaN or inf: rows {listed}{named}", rows)
+
+
 def normalize_rows(embeddings: np.ndarray) -> np.ndarray:
     """L2-normalize rows as float32; zero rows stay zero."""
     emb = np.asarray(embeddings, dtype=np.float32)
@@ -208,6 +232,7 @@ def knn_graph(
     seed: int = 0,
     nprobe: int = 48,
 ) -> KnnGraph:
+    require_finite(embeddings)
     if method == "exact" or (method == "auto" and len(embeddings) <= exact_max):
         return knn_exact(embeddings, k)
     if method not in ("auto", "ivf"):

@@ -26,7 +26,7 @@ import numpy as np
 from selection.apportion import budget_split, cap_and_sweep, capped_largest_remainder
 from selection.config import TEMPLATE_TYPES, SmartConfig
 from selection.greedy import GreedyResult, run_greedy
-from selection.kernels import cosine_kernel, normalize_rows
+from selection.kernels import cosine_kernel, normalize_rows, require_finite
 from selection.submodular import FacilityLocation, GraphCut, LogDet
 
 
@@ -132,7 +132,7 @@ def plan_smart(
     for i, task in enumerate(task_of_record):
         groups[task].append(i)
     tasks = sorted(groups)
-    emb = np.asarray(embeddings, dtype=np.float64)
+    emb = require_finite(np.asarray(embeddings, dtype=np.float64))
     task_emb = np.stack([emb[groups[t]].mean(axis=0) for t in tasks])
     greedy = stage1(task_emb, config.num_tasks or len(tasks), config, seed)
     weights = smart_weights(greedy.gains, config)

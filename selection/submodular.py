@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from selection.kernels import InverseLists
+from selection.kernels import InverseLists, require_finite
 
 
 class SetFunction:
@@ -50,6 +50,7 @@ class FacilityLocation(SetFunction):
         self.kernel = np.asarray(kernel)
         if self.kernel.ndim != 2:
             raise ValueError("facility location needs a 2-D kernel")
+        require_finite(self.kernel, "facility location kernel")
         self.n = self.kernel.shape[0]
         # m_i in the kernel's dtype: float32 kernels stay float32 in the hot loop.
         dtype = self.kernel.dtype if self.kernel.dtype in (np.float32, np.float64) else np.float64
@@ -127,9 +128,10 @@ class _KernelOrEmbeddings(SetFunction):
             kernel = np.asarray(kernel, dtype=np.float64)
             if kernel.ndim != 2 or kernel.shape[0] != kernel.shape[1]:
                 raise ValueError(f"{self.name}: kernel must be square, got {kernel.shape}")
+            require_finite(kernel, f"{self.name} kernel")
             self.diag = np.diag(kernel).copy()
         else:
-            embeddings = np.asarray(embeddings, dtype=np.float64)
+            embeddings = require_finite(np.asarray(embeddings, dtype=np.float64), f"{self.name} embeddings")
             self.diag = np.einsum("ij,ij->i", embeddings, embeddings)
         self.kernel, self.emb = kernel, embeddings
         self.n = len(self.diag)

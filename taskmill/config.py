@@ -32,6 +32,12 @@ class ExportConfig(BaseModel):
     formats: list[Literal["messages", "prompt_completion", "alpaca", "sharegpt"]] = ["messages", "alpaca"]
     hf_dataset: bool = True  # also write a `datasets` directory (save_to_disk)
     dataset_name: str = "taskmill-dataset"
+    # records whose conversation is longer (chat-template tokens) go to rejects/export as too_long;
+    # TRL's SFTTrainer cuts at max_length=1024 by default. None: keep all (lengths are still reported)
+    max_tokens: int | None = Field(None, ge=1)
+    # counts tokens for max_tokens and the length percentiles; None: the run's model (engine.name),
+    # SmolLM2's tokenizer when that model has none locally
+    tokenizer: str | None = None
 
 
 NESTED_MARK = "nested: "  # errors from _validate_nested already carry their full paths

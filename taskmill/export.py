@@ -5,7 +5,12 @@
     export/hf/                     `datasets.DatasetDict.save_to_disk` of the first format
     export/mixture.json            task, available, chosen, weight
     export/README.md               dataset card (what, how, counts, funnel, mixture)
-    export/dataset_info.json, export/axolotl.yaml   trainer registration snippets
+    export/dataset_info.json       LLaMA-Factory: one entry per exported file (all columns mapped)
+    export/axolotl_<entry>.yaml    axolotl `datasets:` snippet per exported file
+
+Before writing, `exportable` moves records no trainer format can hold
+(non-string content, broken turns, ...) and, with `export.max_tokens`, records
+longer than that many chat-template tokens (`too_long`) to the rejects.
 """
 
 from __future__ import annotations
@@ -14,9 +19,39 @@ import json
 import os
 from typing import Any
 
+import numpy as np
 import pyarrow.parquet as pq
 
-from taskmill.records import to_table
+from taskmill.records import reject, to_table
+
+
+def token_counter_for(export_cfg, engine_name: str | None):
+    """The TokenCounter export uses: export.tokenizer, else the run's model, else SmolLM2's."""
+    from selection.lengths import token_counter
+
+    return token_counter(export_cfg.tokenizer or engine_name)
+
+
+def exportable(records: list[dict], max_tokens: int | None, counter) -> tuple[list[dict], list[dict], np.ndarray]:
+    """(kept records, rejects with reasons, chat-template token counts of the kept records).
+
+    Rejects: the reasons of `selection.formats.split_valid`, and `too_long`
+    (detail: tokens, max_tokens, tokenizer) for a conversation over `max_tokens`.
+    """
+    from selection.formats import record_to_messages, split_valid
+
+    kept, rejected = split_valid(records)
+    counts = counter.count([record_to_messages(r)["messages"] for r in kept])
+    over = np.flatnonzero(counts > max_tokens) if max_tokens is not None else np.zeros(0, dtype=np.int64)
+    if len(over):
+        drop = set(over.tolist())
+        rejected += [
+            reject(kept[i], "too_long", "export", tokens=int(counts[i]), max_tokens=max_tokens, tokenizer=counter.name)
+            for i in over
+        ]
+        keep = [i for i in range(len(kept)) if i not in drop]
+        kept, counts = [kept[i] for i in keep], counts[keep]
+    return kept, rejected, counts
 
 
 def export_records(
@@ -28,9 +63,16 @@ def export_records(
     hf_dataset: bool,
     mixture_table: list[dict],
     summary: dict[str, Any],
+    token_counts: np.ndarray | None = None,
+    tokenizer: str = "",
 ) -> dict[str, str]:
-    """Write every export artifact; returns {artifact name: path}."""
+    """Write every export artifact; returns {artifact name: path}.
+
+    `token_counts` (aligned with `records`, from `exportable`) give the length
+    percentiles per format, stored in summary["token_lengths"] and the card.
+    """
     from selection import formats as trainer_formats
+    from selection.lengths import percentiles
 
     os.makedirs(out_dir, exist_ok=True)
     paths: dict[str, str] = {}
@@ -41,7 +83,14 @@ def export_records(
     rows_by_format = {fmt: trainer_formats.to_format(records, fmt) for fmt in formats}
     for fmt, rows in rows_by_format.items():
         paths[fmt] = str(trainer_formats.write_jsonl(rows, os.path.join(out_dir, f"{fmt}.jsonl")))
-    trainer_formats.write_trainer_configs(out_dir, dataset_name, formats[0], os.path.basename(paths[formats[0]]))
+        # every file is registered, with every column its rows have (system, history, ...)
+        columns = {key for row in rows for key in row}
+        trainer_formats.write_trainer_configs(out_dir, entry_name(dataset_name, fmt, formats), fmt, f"{fmt}.jsonl", columns)
+    if token_counts is not None:
+        # every format holds the same conversations row for row (to_format keeps order and count),
+        # so each format's figures are those of the records' conversations
+        figures = percentiles(token_counts)
+        summary["token_lengths"] = {"tokenizer": tokenizer, "formats": {fmt: dict(figures) for fmt in rows_by_format}}
 
     if hf_dataset:
         import datasets
@@ -58,6 +107,11 @@ def export_records(
     with open(paths["card"], "w", encoding="utf-8") as f:
         f.write(dataset_card(dataset_name, records, formats, mixture_table, summary))
     return paths
+
+
+def entry_name(dataset_name: str, fmt: str, formats: list[str]) -> str:
+    """The trainer-config entry of a format's file: the dataset name for the first format, `<name>_<fmt>` for others."""
+    return dataset_name if fmt == formats[0] else f"{dataset_name}_{fmt}"
 
 
 def _size_category(n: int) -> str:
@@ -94,7 +148,7 @@ def dataset_card(name: str, records: list[dict], formats: list[str], mixture: li
         f"Instruction-tuning data made by taskmill (run `{summary.get('run_id', '')}`): "
         f"{len(records)} records from the methods {', '.join(methods) or '-'}, generated with {', '.join(models) or '-'}.\n",
         "## Files\n",
-        "".join(f"- `{fmt}.jsonl`: {fmt} format\n" for fmt in formats)
+        "".join(f"- `{fmt}.jsonl`: {fmt} format (trainer-config entry `{entry_name(name, fmt, formats)}`)\n" for fmt in formats)
         + "- `records.parquet`: full records with lineage (method, source, parents, model, sampling, seed) and meta\n"
         + "- `hf/`: a `datasets` directory (`datasets.load_from_disk`)\n",
         "## Records per stage\n",
@@ -106,7 +160,20 @@ def dataset_card(name: str, records: list[dict], formats: list[str], mixture: li
         "## Diversity per task\n",
         "Compression ratio (higher = more redundant) and n-gram diversity (sum over n = 1..5 of unique/total n-grams).\n\n"
         + _table([{**d, "cr": round(d["cr"], 3), "ngd": round(d["ngd"], 3)} for d in summary.get("diversity", [])], ["task", "count", "cr", "ngd"]),
+        "## Token lengths\n",
+        _lengths_section(summary.get("token_lengths")),
         "## Generation\n",
         f"Tokens generated: {summary.get('completion_tokens', 0)}; engine throughput: {summary.get('tokens_per_s', 0)} tokens/s.\n",
     ]
     return header + "\n".join(body)
+
+
+def _lengths_section(lengths: dict | None) -> str:
+    if not lengths:
+        return "_not measured_\n"
+    rows = [{"format": fmt, **figures} for fmt, figures in lengths["formats"].items()]
+    return (
+        f"Tokens per record: the whole conversation under the chat template of {lengths['tokenizer']} "
+        "(TRL's SFTTrainer truncates at max_length, 1024 by default).\n\n"
+        + _table(rows, ["format", "records", "p50", "p90", "p99", "max"])
+    )
