@@ -43,9 +43,12 @@ def require_finite(values: np.ndarray, what: str = "embeddings", ids: list | Non
     argmin/argmax fail elsewhere. `ids` (aligned with the rows) are named too.
     """
     values = np.asarray(values)
-    if values.dtype.kind not in "fc" or np.isfinite(values).all():
+    # one reduction, no n x n boolean temporary: NaN and inf propagate through a sum
+    if values.dtype.kind not in "fc" or np.isfinite(values.sum(dtype=np.float64)):
         return values
     rows = np.flatnonzero(~np.isfinite(values.reshape(len(values), -1)).all(axis=1)).tolist()
+    if not rows:  # the sum overflowed on finite values
+        return values
     listed = ", ".join(str(r) for r in rows[:shown]) + (f" and {len(rows) - shown} more" if len(rows) > shown else "")
     named = f" (ids: {', '.join(str(ids[r]) for r in rows[:shown])})" if ids is not None else ""
     raise NonFiniteError(f"{what}: {len(rows)} of {len(values)} rows hold NaN or inf: rows {listed}{named}", rows)
