@@ -60,20 +60,24 @@ def _packaged_smollm2():
 
 
 @lru_cache(maxsize=4)
-def token_counter(name: str | None = None, fallback_note: str = "") -> TokenCounter:
+def token_counter(name: str | None = None, strict: bool = False) -> TokenCounter:
     """A TokenCounter for `name` (an HF model dir, a hub name in the local cache, or packaged:smollm2).
 
     A name with no local tokenizer (e.g. a model only an OpenAI-compatible server
-    has) falls back to SmolLM2's, and the returned name says so.
+    has) falls back to SmolLM2's, and the returned name says so; with `strict`
+    (a tokenizer the user named) it raises ValueError instead.
     """
     from taskmill.models import PACKAGED_GENERATOR, PACKAGED_GENERATOR_NAME
 
+    fallback_note = ""
     if name and name != PACKAGED_GENERATOR:
         from transformers import AutoTokenizer
 
         try:
             return TokenCounter(AutoTokenizer.from_pretrained(name, local_files_only=True), name)
-        except (OSError, ValueError) as err:
+        except Exception as err:  # transformers raises OSError, ValueError, KeyError... for unusable dirs
+            if strict:
+                raise ValueError(f"export.tokenizer: cannot load a local tokenizer from {name!r}: {err}") from None
             fallback_note = f" (no local tokenizer for {name!r}: {type(err).__name__})"
     return TokenCounter(_packaged_smollm2(), f"{PACKAGED_GENERATOR_NAME}{fallback_note}")
 

@@ -29,7 +29,9 @@ def token_counter_for(export_cfg, engine_name: str | None):
     """The TokenCounter export uses: export.tokenizer, else the run's model, else SmolLM2's."""
     from selection.lengths import token_counter
 
-    return token_counter(export_cfg.tokenizer or engine_name)
+    if export_cfg.tokenizer:
+        return token_counter(export_cfg.tokenizer, strict=True)
+    return token_counter(engine_name)
 
 
 def exportable(records: list[dict], max_tokens: int | None, counter) -> tuple[list[dict], list[dict], np.ndarray]:

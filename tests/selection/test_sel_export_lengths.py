@@ -130,3 +130,10 @@ def test_trl_sees_the_lengths_we_report(tmp_path, smollm2):
             args = trl.SFTConfig(output_dir=str(tmp_path / "out"), max_length=max_length, report_to=[], use_cpu=True)
             trainer = trl.SFTTrainer(model=model, processing_class=smollm2.tokenizer, train_dataset=dataset, args=args)
             assert [len(ids) for ids in trainer.train_dataset["input_ids"]] == expected.tolist(), (fmt, max_length)
+
+
+def test_a_named_tokenizer_that_does_not_load_is_an_error(tmp_path):
+    from taskmill.export import token_counter_for
+
+    with pytest.raises(ValueError, match=f"export.tokenizer: cannot load a local tokenizer from '{tmp_path}'"):
+        token_counter_for(ExportConfig(tokenizer=str(tmp_path)), "packaged:smollm2")
