@@ -155,6 +155,11 @@ class EvalIndex:
             raw = _read_items(spec)
             index.sizes[spec.name] = len(raw)
             for position, item in enumerate(raw):
+                if not isinstance(item, (dict, str)):
+                    raise ValueError(
+                        f"decontamination.evals[{spec.name!r}] item {position}: expected an object or a string, "
+                        f"got {type(item).__name__} {str(item)[:60]!r}"
+                    )
                 item_id = str(item.get(spec.id_field, position)) if spec.id_field and isinstance(item, dict) else str(position)
                 try:
                     prompt = _item_prompt(item, spec.field)

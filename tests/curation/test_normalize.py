@@ -157,3 +157,10 @@ def test_symbol_ratio_ascii_fast_path_matches_the_unicode_path(text):
     ascii_ratio, ascii_chars = symbol_ratio(text)
     assert chars == ascii_chars + 1
     assert ratio * chars == pytest.approx(ascii_ratio * ascii_chars)
+
+
+def test_eval_items_that_are_not_objects_or_strings_are_named(tmp_path):
+    path = tmp_path / "ev.jsonl"
+    path.write_text('{"prompt": "fine"}\n[{"a": 1}, {"b": 2}]\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"evals\['ev'\] item 1: expected an object or a string, got list"):
+        EvalIndex.build(DecontaminationConfig(evals=[EvalSet(name="ev", path=str(path))]))
