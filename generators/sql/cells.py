@@ -109,7 +109,7 @@ def _datetime_cells(values: Sequence[Any], max_chars: int) -> list[str | None]:
     stamps = [v for v in values if isinstance(v, dt.datetime)]
     offsets = {v.utcoffset() for v in stamps}
     to_utc = len(offsets) > 1 and None not in offsets
-    midnight = all(v.tzinfo is None and v.time() == dt.time(0) for v in stamps)
+    midnight = all(v.tzinfo is None and v.time() == dt.time(0) and not getattr(v, "nanosecond", 0) for v in stamps)
     out: list[str | None] = []
     for v in values:
         if isinstance(v, dt.datetime):
