@@ -75,6 +75,9 @@ def token_counter(name: str) -> Counter:
             from tokenizers import Tokenizer
 
             fast = Tokenizer.from_file(os.path.join(path, "tokenizer.json"))
+            # A tokenizer.json may carry padding/truncation settings (MiniLM pads to 128): count raw tokens.
+            fast.no_padding()
+            fast.no_truncation()
             encode = getattr(fast, "encode_batch_fast", fast.encode_batch)
 
             def count(texts: Sequence[str]) -> list[int]:
@@ -88,7 +91,10 @@ def token_counter(name: str) -> Counter:
         raise ValueError(f"tokenizer: cannot load {name!r}: {error}") from error
 
     def count_slow(texts: Sequence[str]) -> list[int]:
-        return [len(ids) for ids in slow(list(texts), add_special_tokens=False)["input_ids"]] if texts else []
+        if not texts:
+            return []
+        encoded = slow(list(texts), add_special_tokens=False, padding=False, truncation=False)
+        return [len(ids) for ids in encoded["input_ids"]]
 
     return count_slow
 
