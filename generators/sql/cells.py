@@ -16,8 +16,10 @@ source faithfully:
   `3.6` is not a number). Anything else is text (or date).
 
 Floats from typed sources are shown with one formatting (15 significant
-digits, shortest form), and their REAL twin is parsed from that text, so a
-value is displayed and answered alike.
+digits, shortest form), and so are CSV numbers written with more digits than
+a float holds (writer noise such as `6.9220000000000015` → `6.922`); the
+REAL twin is parsed from the display text, so a value is displayed and
+answered alike.
 """
 
 from __future__ import annotations
@@ -134,7 +136,18 @@ def column_cells(raw: Sequence[Any], typed: bool, max_chars: int) -> tuple[list[
         if shown and numeric:
             return cells, "number"
         return cells, "date" if shown and _iso_dates(shown) else "text"
-    return cells, infer_type(cells)
+    kind = infer_type(cells)
+    if kind == "number":
+        cells = [None if c is None else _tidy_number(c) for c in cells]
+    return cells, kind
+
+
+def _tidy_number(cell: str) -> str:
+    """A CSV number with more than 15 significant digits, in the one float formatting."""
+    if "," in cell:
+        return cell
+    mantissa = cell.partition("e")[0].lstrip("+-").replace(".", "").lstrip("0")
+    return float_text(float(cell)) if len(mantissa) > 15 else cell
 
 
 def infer_type(cells: Sequence[str | None]) -> str:
