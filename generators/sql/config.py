@@ -20,10 +20,11 @@ _KIND_BY_SUFFIX = {
 # Reject codes: the spec's five, plus three of ours. `timeout` is a query that
 # ran past `query_timeout_s`; `ambiguous_answer` is an `order by ... limit k`
 # whose k-th and (k+1)-th keys tie, so the answer depends on row order;
-# `table_too_wide` is a table whose first column and rows alone exceed `table_budget`.
+# `table_too_wide` is a table whose first column and rows alone exceed `table_budget`;
+# `unreadable_table` is a table source that fails to read (the message names file and line).
 REJECT_CODES = (
     "no_compatible_mapping", "sql_error", "empty_result", "too_many_answers",
-    "retries_exhausted", "timeout", "ambiguous_answer", "table_too_wide",
+    "retries_exhausted", "timeout", "ambiguous_answer", "table_too_wide", "unreadable_table",
 )  # fmt: skip
 
 

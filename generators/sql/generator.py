@@ -20,6 +20,7 @@ same values as a list of display strings.
 from __future__ import annotations
 
 import random
+import sqlite3
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,20 @@ METHOD_VERSION = "2"  # 2: quoted identifiers, cell-exact answers, quoted answer
 _CACHE: dict[str, tuple[Table, TableCosts]] = {}  # per process: tables reused across shards
 
 
+def _read_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [ValueError, OSError, sqlite3.Error]
+    try:
+        import duckdb
+
+        errors.append(duckdb.Error)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+_READ_ERRORS = _read_errors()  # what reading a table source may raise on bad input (pyarrow's are ValueError/OSError)
+
+
 def list_tables(config: SqlExecConfig) -> list[dict[str, Any]]:
     """One JSON-able entry per table, in config order, bundled tables last."""
     entries: list[dict[str, Any]] = []
@@ -57,7 +72,10 @@ def list_tables(config: SqlExecConfig) -> list[dict[str, Any]]:
         if source.kind in ("csv", "parquet"):
             entries.append({"table_id": source.name or path.stem, "table": None, **common})
             continue
-        present = tables_mod.db_table_names(source.kind, path)
+        try:
+            present = tables_mod.db_table_names(source.kind, path)
+        except _READ_ERRORS as error:
+            raise ValueError(f"sources[{i}].path: cannot read {source.kind} file {source.path!r}: {error}") from None
         missing = sorted(set(source.tables or []) - set(present))
         if missing:
             raise ValueError(f"sources[{i}].tables: {missing} not in {source.path!r}; it has {present}")
@@ -84,10 +102,11 @@ def load_table(entry: dict[str, Any], config: SqlExecConfig) -> tuple[Table, Tab
     if key in _CACHE:
         return _CACHE[key]
     kind = entry["kind"]
+    source_notes: list[str] = []
     if kind == "bundled":
         header, rows = bundled_tables.read_bundled(entry["table"])
     elif kind == "csv":
-        header, rows = tables_mod.read_csv(entry["path"], entry["delimiter"], config.max_rows)
+        header, rows = tables_mod.read_csv(entry["path"], entry["delimiter"], config.max_rows, source_notes)
     elif kind == "parquet":
         header, rows = tables_mod.read_parquet(entry["path"], config.max_rows)
     else:  # sqlite or duckdb
@@ -97,6 +116,7 @@ def load_table(entry: dict[str, Any], config: SqlExecConfig) -> tuple[Table, Tab
         column_types=entry.get("column_types"), drop_columns=config.drop_columns, max_columns=config.max_columns,
         max_rows=config.max_rows, max_cell_chars=config.max_cell_chars, strict_overrides=kind in ("csv", "parquet"),
     )  # fmt: skip
+    table.notes[:0] = source_notes
     count = counter_for(config.budget_unit, config.tokenizer)
     display = [table.row(i) for i in range(table.n_rows)]
     costs = table_costs(table.header, display, count, config.renderer, config.table_budget)
@@ -135,21 +155,19 @@ class SqlExecGenerator(Generator):
 
     def run_shard(self, shard: dict[str, Any], engine: Engine | None = None) -> ShardOutput:
         cfg = self.config
-        table, costs = load_table(shard["table"], cfg)
+        count = counter_for(cfg.budget_unit, cfg.tokenizer)  # a tokenizer that fails to load fails the run
         start, stop = shard["slots"]
+        try:
+            table, costs = load_table(shard["table"], cfg)
+            unusable = self._unusable(table, costs)
+        except _READ_ERRORS as error:
+            # One unreadable table must not stop the run: its slots become rejects that say why.
+            table, costs = Table(shard["table"]["table_id"], [], 0), TableCosts(0, 0, [], True)
+            unusable = ("unreadable_table", f"{type(error).__name__}: {error}")
         stats = {"table": table.table_id, "slots": stop - start, "views": 0, "candidates": 0, "kept": 0}
         stats["notes"] = table.notes
         out = ShardOutput(stats=stats)
         reasons: Counter[str] = Counter()
-        unusable = None
-        if not table.columns or not table.n_rows:
-            unusable = ("no_compatible_mapping", f"table has {len(table.columns)} usable columns and {table.n_rows} rows")
-        elif costs.columns == 0:
-            unusable = (
-                "table_too_wide",
-                f"the first column's header and {MIN_ROWS} typical rows need more than table_budget="
-                f"{cfg.table_budget} {cfg.budget_unit} (the first header alone: {costs.header})",
-            )
         if unusable is not None:
             for slot in range(start, stop):
                 reasons[unusable[0]] += 1
@@ -157,7 +175,6 @@ class SqlExecGenerator(Generator):
                 out.rejects.append(self._reject(table, index, [], {"slot": slot}, *unusable))
             out.stats.update(candidates=stop - start, rejects=dict(reasons))
             return out
-        count = counter_for(cfg.budget_unit, cfg.tokenizer)
         per_view = cfg.queries_per_view
         view = TableView(table, [], cfg.query_timeout_s)
         try:
@@ -178,6 +195,18 @@ class SqlExecGenerator(Generator):
         out.stats["kept"] = len(out.kept)
         out.stats["rejects"] = dict(sorted(reasons.items()))
         return out
+
+    def _unusable(self, table: Table, costs: TableCosts) -> tuple[str, str] | None:
+        """(reject reason, message) when no task can come from this table, else None."""
+        if not table.columns or not table.n_rows:
+            return "no_compatible_mapping", f"table has {len(table.columns)} usable columns and {table.n_rows} rows"
+        if costs.columns == 0:
+            cfg = self.config
+            return "table_too_wide", (
+                f"the first column's header and {MIN_ROWS} typical rows need more than table_budget="
+                f"{cfg.table_budget} {cfg.budget_unit} (the first header alone: {costs.header})"
+            )
+        return None
 
     def _run_slot(
         self, table: Table, view: TableView, rendered: RenderedView, dropped: list[list[int]],

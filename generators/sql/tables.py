@@ -12,7 +12,6 @@ keeps the display and the executed data identical by construction.
 from __future__ import annotations
 
 import csv
-import itertools
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -168,11 +167,40 @@ def _attach_numbers(column: Column) -> None:
 # ---- file sources: each returns [(table name, header, rows)] -------------------------------
 
 
-def read_csv(path: str | Path, delimiter: str = ",", max_rows: int | None = None) -> tuple[list[str], list[list[str]]]:
+def read_csv(
+    path: str | Path, delimiter: str = ",", max_rows: int | None = None, notes: list[str] | None = None
+) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of a CSV file. Blank lines are not rows; a row whose field count differs
+    from the header's is skipped (its columns would be misaligned) and noted with its line number.
+
+    Raises ValueError naming the file and line for text the csv module cannot read.
+    """
+    rows: list[list[str]] = []
+    ragged: list[int] = []
+    undecodable = 0  # rows holding bytes that are not UTF-8 (read as U+FFFD)
     with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
         reader = csv.reader(handle, delimiter=delimiter)
-        header = next(reader, [])
-        return header, list(itertools.islice(reader, max_rows))
+        try:
+            header = next(reader, [])
+            for row in reader:
+                if max_rows is not None and len(rows) >= max_rows:
+                    break
+                if not row:
+                    continue
+                if len(row) != len(header):
+                    ragged.append(reader.line_num)
+                    continue
+                undecodable += any("\ufffd" in cell for cell in row)
+                rows.append(row)
+        except csv.Error as error:
+            raise ValueError(f"{path}, line {reader.line_num}: {error}") from None
+    if ragged and notes is not None:
+        lines = ", ".join(map(str, ragged[:10])) + (", ..." if len(ragged) > 10 else "")
+        notes.append(f"skipped {len(ragged)} rows of {path} with a field count other than the header's "
+                     f"{len(header)} (lines {lines})")  # fmt: skip
+    if undecodable and notes is not None:
+        notes.append(f"{undecodable} rows of {path} hold bytes that are not UTF-8, shown as U+FFFD")
+    return header, rows
 
 
 def read_parquet(path: str | Path, max_rows: int | None = None) -> tuple[list[str], list[list[Any]]]:
