@@ -9,6 +9,7 @@ The keyword list is SQLite's (https://sqlite.org/lang_keywords.html).
 
 from __future__ import annotations
 
+import functools
 import re
 
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -28,6 +29,7 @@ SQLITE_KEYWORDS = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def quote_identifier(name: str) -> str:
     """`name` as SQLite would write it in SQL: bare if a plain non-keyword identifier, else `"..."`."""
     if _PLAIN.fullmatch(name) and name.lower() not in SQLITE_KEYWORDS:

@@ -28,19 +28,19 @@ _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model"
 
 
 def check_tokenizer_name(name: str) -> str:
-    """Validate a `tokenizer` config value without loading it; raises ValueError naming the problem."""
+    """Validate a `tokenizer` config value without loading it; raises ValueError saying what is wrong."""
     if name == PACKAGED:
         return name
     if name.startswith("packaged:"):
-        raise ValueError(f"tokenizer: unknown packaged tokenizer {name!r}; allowed: {PACKAGED!r} or an HF model dir")
+        raise ValueError(f"unknown packaged tokenizer {name!r}; allowed: {PACKAGED!r} or an HF model dir")
     path = Path(name).expanduser()
     if path.is_dir():
         if not any((path / f).is_file() for f in _TOKENIZER_FILES):
-            raise ValueError(f"tokenizer: {name!r} has no tokenizer files (looked for {', '.join(_TOKENIZER_FILES)})")
+            raise ValueError(f"{name!r} has no tokenizer files (looked for {', '.join(_TOKENIZER_FILES)})")
         return name
     if name.count("/") == 1 and not name.startswith((".", "/", "~")):
         return name  # a hub id: resolved from the local HF cache when loaded (no network)
-    raise ValueError(f"tokenizer: no directory at {name!r}; give {PACKAGED!r} or a Hugging Face model directory")
+    raise ValueError(f"no directory at {name!r}; give {PACKAGED!r} or a Hugging Face model directory")
 
 
 def _packaged_dir() -> str:
@@ -68,8 +68,8 @@ def token_counter(name: str) -> Counter:
 
     Raises ValueError naming `tokenizer` when it cannot be loaded.
     """
-    check_tokenizer_name(name)
     try:
+        check_tokenizer_name(name)
         path = _packaged_dir() if name == PACKAGED else str(Path(name).expanduser())
         if os.path.isfile(os.path.join(path, "tokenizer.json")):
             from tokenizers import Tokenizer
@@ -88,7 +88,7 @@ def token_counter(name: str) -> Counter:
 
         slow = AutoTokenizer.from_pretrained(path)
     except (OSError, ValueError, ImportError) as error:
-        raise ValueError(f"tokenizer: cannot load {name!r}: {error}") from error
+        raise ValueError(f"tokenizer: cannot load {name!r}: {error}; set budget_unit: chars to count characters") from error
 
     def count_slow(texts: Sequence[str]) -> list[int]:
         if not texts:
