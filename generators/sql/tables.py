@@ -167,14 +167,31 @@ def _attach_numbers(column: Column) -> None:
 # ---- file sources: each returns [(table name, header, rows)] -------------------------------
 
 
+def _guess_delimiter(path: str | Path, notes: list[str] | None) -> str:
+    """`,` unless the first line has no comma but a `;`, tab or `|` (European and TSV exports)."""
+    with open(path, encoding="utf-8-sig", errors="replace") as handle:
+        first = handle.readline()
+    if "," in first:
+        return ","
+    counts = {d: first.count(d) for d in (";", "\t", "|")}
+    best = max(counts, key=counts.__getitem__)
+    if counts[best] == 0:
+        return ","
+    if notes is not None:
+        notes.append(f"read {path} with delimiter {best!r}: its header has no comma")
+    return best
+
+
 def read_csv(
-    path: str | Path, delimiter: str = ",", max_rows: int | None = None, notes: list[str] | None = None
+    path: str | Path, delimiter: str | None = ",", max_rows: int | None = None, notes: list[str] | None = None
 ) -> tuple[list[str], list[list[str]]]:
     """Header and rows of a CSV file. Blank lines are not rows; a row whose field count differs
     from the header's is skipped (its columns would be misaligned) and noted with its line number.
+    `delimiter=None`: a comma, or the `;`/tab/`|` a header without commas uses.
 
     Raises ValueError naming the file and line for text the csv module cannot read.
     """
+    delimiter = delimiter or _guess_delimiter(path, notes)
     rows: list[list[str]] = []
     ragged: list[int] = []
     undecodable = 0  # rows holding bytes that are not UTF-8 (read as U+FFFD)

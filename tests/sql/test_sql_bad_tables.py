@@ -60,3 +60,15 @@ def test_a_file_that_is_not_a_database_is_named(tmp_path):
     config = SqlExecConfig(sources=[{"path": str(tmp_path / "notes.sqlite")}])
     with pytest.raises(ValueError, match=r"sources\[0\].path: cannot read sqlite file .*notes.sqlite.*not a database"):
         list_tables(config)
+
+
+def test_semicolon_csv_is_read_with_its_delimiter(tmp_path):
+    (tmp_path / "eu.csv").write_text("stadt;einwohner;fläche\nberlin;3850809;891,1\nhamburg;1892122;755,2\n")
+    config = SqlExecConfig(sources=[{"path": str(tmp_path / "eu.csv")}], tasks_per_table=4)
+    table, _ = load_table(list_tables(config)[0], config)
+    assert table.header == ["stadt", "einwohner", "fläche"] and table.columns[0].cells == ["berlin", "hamburg"]
+    assert any("delimiter ';'" in note for note in table.notes)
+    # A delimiter the user gives is used as given: here every row then has 2 fields for 1 header field.
+    explicit = SqlExecConfig(sources=[{"path": str(tmp_path / "eu.csv"), "delimiter": ","}], tasks_per_table=4)
+    wrong, _ = load_table(list_tables(explicit)[0], explicit)
+    assert wrong.n_rows == 0 and any("skipped 2 rows" in note for note in wrong.notes)
