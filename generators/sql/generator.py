@@ -66,11 +66,11 @@ def list_tables(config: SqlExecConfig) -> list[dict[str, Any]]:
         path = Path(source.path).expanduser().resolve()
         if not path.is_file():
             raise ValueError(f"sources[{i}].path: no file at {source.path!r}")
+        # Delimiter None: a comma, or the `;`/tab/`|` of a header with no comma (the user did not set one).
+        guess = source.kind == "csv" and "delimiter" not in source.model_fields_set and source.delimiter == ","
         common = {
             "kind": source.kind, "path": str(path), "column_types": source.column_types,
-            # None: a comma, or the `;`/tab/`|` a header with no comma uses (the user did not say)
-            "delimiter": None if source.kind == "csv" and "delimiter" not in source.model_fields_set
-            and source.delimiter == "," else source.delimiter,
+            "delimiter": None if guess else source.delimiter,
         }  # fmt: skip
         if source.kind in ("csv", "parquet"):
             entries.append({"table_id": source.name or path.stem, "table": None, **common})
