@@ -136,15 +136,12 @@ def column_cells(raw: Sequence[Any], typed: bool, max_chars: int) -> tuple[list[
         if shown and numeric:
             return cells, "number"
         return cells, "date" if shown and _iso_dates(shown) else "text"
-    kind = infer_type(cells)
-    if kind == "number":
-        cells = [None if c is None else _tidy_number(c) for c in cells]
-    return cells, kind
+    return cells, infer_type(cells)
 
 
-def _tidy_number(cell: str) -> str:
-    """A CSV number with more than 15 significant digits, in the one float formatting."""
-    if "," in cell:
+def tidy_number(cell: str) -> str:
+    """A CSV number cell with more than 15 significant digits, in the one float formatting."""
+    if "," in cell or parse_number(cell) is None:
         return cell
     mantissa = cell.partition("e")[0].lstrip("+-").replace(".", "").lstrip("0")
     return float_text(float(cell)) if len(mantissa) > 15 else cell

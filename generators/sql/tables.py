@@ -27,6 +27,7 @@ from generators.sql.cells import (  # noqa: F401  (re-exported: the cell API use
     infer_type,
     normalize_text,
     parse_number,
+    tidy_number,
     valid_date,
 )
 
@@ -148,6 +149,8 @@ def build_table(
             notes.append(f"dropped {header_name!r}: no values")
             continue
         kind = overrides.get(header_name) or inferred
+        if kind == "number" and not typed:
+            cells = [None if c is None else tidy_number(c) for c in cells]
         column = Column(header=header_name, type=kind, sql_name=f"c{len(columns) + 1}", cells=cells)
         if kind == "number":
             _attach_numbers(column)

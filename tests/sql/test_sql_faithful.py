@@ -149,6 +149,9 @@ def test_csv_number_looking_text_stays_text():
     # Computed values keep the spec's form.
     assert answer(f"select sum({by['n'].num_name}) from w", None) == ["6.0"]
     assert show_literal(25.1, "25.10") == "25.10" and show_literal(1000, "1,000") == "1000"
+    # A column the user declares text keeps its text exactly.
+    as_text = build_table("t", header, rows, column_types={"ratio": "text"})
+    assert as_text.columns[4].type == "text" and as_text.columns[4].cells[0] == "6.3729999999999976"
 
 
 def test_typed_sources_keep_text_text(tmp_path):
