@@ -164,3 +164,25 @@ def test_tokenizer_setting(tmp_path):
     for record in out.kept:
         assert max(table_tokens(table, record, count).values()) <= 200
     assert token_counter(minilm)(["col : firm | year"]) == count(["col : firm | year"]) == [5]
+
+
+@pytest.mark.slow
+def test_packaged_tokenizer_without_the_converted_model(tmp_path, monkeypatch):
+    # A fresh machine running SQL tasks alone: only the tokenizer is taken from the packaged GGUF.
+    from tokenizers import Tokenizer
+
+    from generators.sql import tokens
+
+    # The reference: the tokenizer saved with the converted model (shared with the vLLM tests).
+    converted = Tokenizer.from_file(tokens.models.packaged_generator_dir() + "/tokenizer.json")
+    monkeypatch.setenv("TASKMILL_CACHE", str(tmp_path))
+    token_counter.cache_clear()
+    try:
+        directory = tokens._packaged_dir()
+        assert directory == str(tmp_path / "SmolLM2-135M-Instruct-tokenizer")
+        assert not (tmp_path / "SmolLM2-135M-Instruct-f32").exists()  # the model was not converted
+        count = token_counter(SMOLLM2)
+        texts = ["col : team | 1960 | eol-server row 1 : oslo | 5.454 | srv-1", "| a |  | b |\n| c | d | e |"]
+        assert count(texts) == [len(converted.encode(t, add_special_tokens=False).ids) for t in texts]
+    finally:
+        token_counter.cache_clear()
