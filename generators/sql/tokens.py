@@ -88,7 +88,8 @@ def token_counter(name: str) -> Counter:
 
         slow = AutoTokenizer.from_pretrained(path)
     except (OSError, ValueError, ImportError) as error:
-        raise ValueError(f"tokenizer: cannot load {name!r}: {error}; set budget_unit: chars to count characters") from error
+        hint = "or set budget_unit: chars to count characters"
+        raise ValueError(f"tokenizer: cannot load {name!r}: {error}; {hint}") from error
 
     def count_slow(texts: Sequence[str]) -> list[int]:
         if not texts:
