@@ -9,6 +9,10 @@ Measures, in one run:
 - the same work as Ray tasks (`num_cpus=1` each) on all cores;
 - the reject rate of each reason, over all candidates of the one-core run.
 
+Table loading counts as work in every run, including the table's token costs
+(each distinct cell counted with the SmolLM2 tokenizer for `table_budget`);
+loading the tokenizer itself happens once per process, before the timed runs.
+
 Prints one JSON line per figure. `--quick` runs a smaller workload.
 """
 
@@ -26,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from generators.sql import REJECT_CODES, SqlExecConfig, SqlExecGenerator  # noqa: E402
 from generators.sql import generator as generator_module  # noqa: E402
+from generators.sql.tokens import token_counter  # noqa: E402
 
 GOAL_PER_CORE = 2000.0
 
@@ -81,6 +86,7 @@ def main() -> None:
     per_table = args.tasks_per_table or (150 if args.quick else 1000)
     config = SqlExecConfig(tasks_per_table=per_table, shard_size=250)
     baseline_config = config.model_copy(update={"queries_per_view": 1})
+    token_counter(config.tokenizer)  # once per process, as in a Ray worker; not part of the timed work
 
     base_cpu, base_wall, base_kept, _, _ = run_serial(baseline_config, args.seed)
     cpu, wall, kept, reasons, candidates = run_serial(config, args.seed)

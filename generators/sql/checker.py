@@ -1,29 +1,34 @@
 """Denotation accuracy: does a predicted answer list denote the gold one?
 
-Both sides are `", "`-joined answer lists. Items are compared as multisets,
-ignoring order, case and surrounding space; items that parse as numbers are
-compared as numbers, so "1.0" matches "1" (spec test 4).
+Each side is either an output text (`format_answers`: `", "`-joined, values
+with a comma or quote, and empty values, in double quotes) or an already
+structured list of values (`meta["answers"]`). Items are compared as
+multisets, ignoring order, case and surrounding space; items that parse as
+numbers (thousands separators allowed) are compared as numbers, so "1.0"
+matches "1" (spec test 4).
 """
 
 from __future__ import annotations
 
 import math
+from typing import Sequence
+
+from generators.sql.answers import parse_answers
+from generators.sql.cells import parse_number
 
 _TOLERANCE = 1e-9  # absorbs float printing noise only, not rounding by the model
 
 
 def _number(item: str) -> float | None:
-    try:
-        value = float(item)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
+    value = parse_number(item)
+    return value if value is not None and math.isfinite(value) else None
 
 
-def _split(answer: str) -> tuple[list[float], list[str]]:
+def _split(answer: str | Sequence[str]) -> tuple[list[float], list[str]]:
+    items = parse_answers(answer) if isinstance(answer, str) else ["" if a is None else str(a) for a in answer]
     numbers: list[float] = []
     texts: list[str] = []
-    for raw in answer.split(","):
+    for raw in items:
         item = raw.strip().lower()
         value = _number(item)
         if value is None:
@@ -33,8 +38,8 @@ def _split(answer: str) -> tuple[list[float], list[str]]:
     return sorted(numbers), sorted(texts)
 
 
-def denotation_match(prediction: str, gold: str) -> bool:
-    """Number-aware, order-insensitive multiset equality of two answer lists."""
+def denotation_match(prediction: str | Sequence[str], gold: str | Sequence[str]) -> bool:
+    """Number-aware, order-insensitive multiset equality of two answer lists (text or list)."""
     pred_numbers, pred_texts = _split(prediction)
     gold_numbers, gold_texts = _split(gold)
     if pred_texts != gold_texts or len(pred_numbers) != len(gold_numbers):

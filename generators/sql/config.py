@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from generators.base import GeneratorConfig
 from generators.sql.grammar import DEFAULT_SHAPE_WEIGHTS, SHAPES
+from generators.sql.tokens import PACKAGED, check_tokenizer_name
 
 ColumnType = Literal["number", "text", "date"]
 _KIND_BY_SUFFIX = {
@@ -16,12 +17,14 @@ _KIND_BY_SUFFIX = {
     ".sqlite": "sqlite", ".sqlite3": "sqlite", ".db": "sqlite", ".duckdb": "duckdb",
 }  # fmt: skip
 
-# Reject codes: the spec's five, plus two of ours. `timeout` is a query that
+# Reject codes: the spec's five, plus three of ours. `timeout` is a query that
 # ran past `query_timeout_s`; `ambiguous_answer` is an `order by ... limit k`
-# whose k-th and (k+1)-th keys tie, so the answer depends on row order.
+# whose k-th and (k+1)-th keys tie, so the answer depends on row order;
+# `table_too_wide` is a table whose first column and rows alone exceed `table_budget`;
+# `unreadable_table` is a table source that fails to read (the message names file and line).
 REJECT_CODES = (
     "no_compatible_mapping", "sql_error", "empty_result", "too_many_answers",
-    "retries_exhausted", "timeout", "ambiguous_answer",
+    "retries_exhausted", "timeout", "ambiguous_answer", "table_too_wide", "unreadable_table",
 )  # fmt: skip
 
 
@@ -64,8 +67,9 @@ class SqlExecConfig(GeneratorConfig):
     tasks: int | None = Field(None, ge=1)  # total wanted; overrides tasks_per_table, split evenly
     shard_size: int = Field(500, ge=1)  # task slots per shard (shards never span tables)
     renderer: Literal["instruction", "tapex", "indexed", "mixed"] = "instruction"
-    table_budget: int = Field(984, ge=1)  # 1024 BART tokens − 40
+    table_budget: int = Field(984, ge=1)  # 1024 BART tokens − 40; bounds the table text of every renderer
     budget_unit: Literal["tokens", "chars"] = "tokens"
+    tokenizer: str = PACKAGED  # whose tokens `table_budget` counts: packaged:smollm2 or an HF model dir
     max_answers: int = Field(10, ge=1)
     max_retries: int = Field(10, ge=1)  # tries per task slot
     query_timeout_s: float = Field(0.25, gt=0)
@@ -87,6 +91,11 @@ class SqlExecConfig(GeneratorConfig):
         if not any(w > 0 for w in weights.values()) or any(w < 0 for w in weights.values()):
             raise ValueError("shape_weights: weights must be >= 0 with at least one > 0")
         return weights
+
+    @field_validator("tokenizer")
+    @classmethod
+    def _known_tokenizer(cls, name: str) -> str:
+        return check_tokenizer_name(name)
 
     @model_validator(mode="after")
     def _need_tables(self) -> "SqlExecConfig":

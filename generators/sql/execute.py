@@ -14,6 +14,10 @@ any generated SQL runs:
 
 One database per view is reused for many queries: building it costs about
 as much as a few queries, so per-query databases would dominate the time.
+
+Answers keep empty cells: a query matching three rows answers three values,
+even when some are NULL (shown as `""`, see `answers`); only an answer with
+no value at all is `empty_result`.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from generators.sql.answers import EMPTY, format_value
 from generators.sql.tables import Column, Table
 
 ALLOWED_FUNCTIONS = frozenset(
@@ -49,9 +54,10 @@ def _authorize(action: int, arg1: str | None, arg2: str | None, _db: str | None,
 
 @dataclass
 class Result:
-    answers: list[Any] | None  # None when rejected
+    answers: list[Any] | None  # row-major values, NULL kept as None; None when rejected
     reason: str | None = None  # reject code
     detail: str | None = None
+    width: int = 1  # values per row (selected columns)
 
 
 class TableView:
@@ -108,6 +114,7 @@ class TableView:
             self._loading = False
         self.rows = list(rows)
         self._values: dict[str, list[Any]] = {}
+        self._displays: dict[str, dict[Any, str]] = {}
 
     def _past_deadline(self) -> int:
         return 1 if time.perf_counter() > self._deadline else 0
@@ -121,21 +128,53 @@ class TableView:
             self._values[column.sql_name] = cached
         return cached
 
+    def display_of(self, column: Column, value: Any) -> str | None:
+        """The display text of a cell of number `column` holding `value` in this view, if any."""
+        table = self._displays.get(column.sql_name)
+        if table is None:
+            table = {}
+            numbers, cells = column.numbers or [], column.cells
+            for i in self.rows:
+                if numbers[i] is not None:
+                    table.setdefault(numbers[i], cells[i])
+            self._displays[column.sql_name] = table
+        return table.get(value)
+
+    def display_answers(self, result: Result, columns: Sequence[Column | None]) -> list[str]:
+        """Executed values → display strings: a value that is a cell reads as the cell is shown
+        (`25.10`, `007`, `1`), computed values via `format_value`, NULL as `""`."""
+        if len(columns) != result.width:
+            columns = [None] * result.width
+        out = []
+        for i, value in enumerate(result.answers or []):
+            column = columns[i % result.width]
+            if value is None:
+                out.append(EMPTY)
+            elif isinstance(value, str):
+                out.append(value)  # text columns hold display text already
+            elif column is not None and column.type == "number":
+                shown = self.display_of(column, value)
+                out.append(format_value(value) if shown is None else shown)
+            else:
+                out.append(format_value(value))
+        return out
+
     def display_rows(self) -> list[list[str]]:
         return [self.table.row(i) for i in self.rows]
 
-    def _fetch(self, sql: str, params: Sequence[Any], limit: int) -> tuple[list[Any], bool] | Result:
-        """Up to `limit` non-null values (row-major); the flag says whether more exist."""
+    def _fetch(self, sql: str, params: Sequence[Any], limit: int) -> tuple[list[Any], bool, int] | Result:
+        """Up to `limit` values (row-major, NULLs kept), whether more exist, and the row width."""
         self._deadline = time.perf_counter() + self.timeout_s
         cursor = None
         try:
             cursor = self.conn.execute(sql, params)
+            width = len(cursor.description or ()) or 1
             values: list[Any] = []
             for row in cursor:
-                values.extend(v for v in row if v is not None)
+                values.extend(row)
                 if len(values) > limit:
-                    return values[:limit], True
-            return values, False
+                    return values[:limit], True, width
+            return values, False, width
         except sqlite3.OperationalError as error:
             if str(error) == "interrupted":
                 return Result(None, "timeout", f"over {self.timeout_s} s")
@@ -148,16 +187,17 @@ class TableView:
                 cursor.close()
 
     def run(self, sql: str, params: Sequence[Any] = (), max_answers: int = 10) -> Result:
-        """Execute and apply the acceptance rule: 1 ≤ non-null answers ≤ max_answers, no `none`."""
+        """Execute and apply the acceptance rule: 1 ≤ answers ≤ max_answers with at least one
+        non-null value, and no `none`."""
         fetched = self._fetch(sql, params, max_answers)
         if isinstance(fetched, Result):
             return fetched
-        answers, more = fetched
+        answers, more, width = fetched
         if more:
             return Result(None, "too_many_answers", f"more than {max_answers}")
-        if not answers or any(isinstance(a, str) and a.lower() == "none" for a in answers):
+        if all(a is None for a in answers) or any(isinstance(a, str) and a.lower() == "none" for a in answers):
             return Result(None, "empty_result")
-        return Result(answers)
+        return Result(answers, width=width)
 
     def tied(self, sql: str, params: Sequence[Any] = ()) -> Result | bool:
         """Run a tie-check query: True when its first two rows hold the same key."""

@@ -10,11 +10,17 @@ never on how slots were cut into shards or where a shard runs.
 
 A slot tries up to `max_retries` templates; each failed try is a reject with
 its reason, and a slot with no success adds one `retries_exhausted` reject.
+A table too wide for `table_budget` rejects each of its slots (`table_too_wide`).
+
+The output lists the answers as `answers.format_answers` writes them (values
+with a comma, and empty cells, in double quotes); `meta["answers"]` holds the
+same values as a list of display strings.
 """
 
 from __future__ import annotations
 
 import random
+import sqlite3
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -22,18 +28,35 @@ from typing import Any
 from generators.base import Generator, ShardOutput
 from generators.sql import bundled as bundled_tables
 from generators.sql import tables as tables_mod
+from generators.sql.answers import format_answers
+from generators.sql.budget import MIN_ROWS, TableCosts, dropped_ranges, fit_exactly, fit_rows, table_costs
 from generators.sql.config import SqlExecConfig
 from generators.sql.execute import TableView
 from generators.sql.grammar import NoCompatibleMapping, sample_template
 from generators.sql.instantiate import instantiate, map_columns
-from generators.sql.linearize import PHRASES, RENDERERS, RenderedView, dropped_ranges, fit_rows, row_costs
+from generators.sql.linearize import PHRASES, RENDERERS, RenderedView
 from generators.sql.tables import Table
+from generators.sql.tokens import counter_for
 from taskmill.engine.base import Engine
 from taskmill.records import canonical_json, derive_seed, make_record, reject, sha256_hex
 
 METHOD = "sql_exec"
-METHOD_VERSION = "1"
-_CACHE: dict[str, tuple[Table, int, list[int]]] = {}  # per process: tables reused across shards
+METHOD_VERSION = "2"  # 2: quoted identifiers, cell-exact answers, quoted answer lists, token budget
+_CACHE: dict[str, tuple[Table, TableCosts]] = {}  # per process: tables reused across shards
+
+
+def _read_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [ValueError, OSError, sqlite3.Error]
+    try:
+        import duckdb
+
+        errors.append(duckdb.Error)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+_READ_ERRORS = _read_errors()  # what reading a table source may raise on bad input (pyarrow's are ValueError/OSError)
 
 
 def list_tables(config: SqlExecConfig) -> list[dict[str, Any]]:
@@ -43,13 +66,19 @@ def list_tables(config: SqlExecConfig) -> list[dict[str, Any]]:
         path = Path(source.path).expanduser().resolve()
         if not path.is_file():
             raise ValueError(f"sources[{i}].path: no file at {source.path!r}")
+        # Delimiter None: a comma, or the `;`/tab/`|` of a header with no comma (the user did not set one).
+        guess = source.kind == "csv" and "delimiter" not in source.model_fields_set and source.delimiter == ","
         common = {
-            "kind": source.kind, "path": str(path), "delimiter": source.delimiter, "column_types": source.column_types,
+            "kind": source.kind, "path": str(path), "column_types": source.column_types,
+            "delimiter": None if guess else source.delimiter,
         }  # fmt: skip
         if source.kind in ("csv", "parquet"):
             entries.append({"table_id": source.name or path.stem, "table": None, **common})
             continue
-        present = tables_mod.db_table_names(source.kind, path)
+        try:
+            present = tables_mod.db_table_names(source.kind, path)
+        except _READ_ERRORS as error:
+            raise ValueError(f"sources[{i}].path: cannot read {source.kind} file {source.path!r}: {error}") from None
         missing = sorted(set(source.tables or []) - set(present))
         if missing:
             raise ValueError(f"sources[{i}].tables: {missing} not in {source.path!r}; it has {present}")
@@ -66,28 +95,40 @@ def list_tables(config: SqlExecConfig) -> list[dict[str, Any]]:
     return [e for e in entries if e["table_id"] not in excluded]
 
 
-def load_table(entry: dict[str, Any], config: SqlExecConfig) -> tuple[Table, int, list[int]]:
-    """The normalized table plus its header cost and per-row costs, cached per process."""
-    shape = [config.max_columns, config.max_rows, config.max_cell_chars, config.drop_columns, config.budget_unit]
+def load_table(entry: dict[str, Any], config: SqlExecConfig) -> tuple[Table, TableCosts]:
+    """The normalized table (cut to the columns that fit the budget) and its costs, cached per process."""
+    shape = [
+        config.max_columns, config.max_rows, config.max_cell_chars, config.drop_columns, config.budget_unit,
+        config.tokenizer, config.renderer, config.table_budget,
+    ]  # fmt: skip
     key = canonical_json([entry, shape])
     if key in _CACHE:
         return _CACHE[key]
     kind = entry["kind"]
+    source_notes: list[str] = []
     if kind == "bundled":
         header, rows = bundled_tables.read_bundled(entry["table"])
     elif kind == "csv":
-        header, rows = tables_mod.read_csv(entry["path"], entry["delimiter"], config.max_rows)
+        header, rows = tables_mod.read_csv(entry["path"], entry["delimiter"], config.max_rows, source_notes)
     elif kind == "parquet":
         header, rows = tables_mod.read_parquet(entry["path"], config.max_rows)
     else:  # sqlite or duckdb
         header, rows = tables_mod.read_db_table(kind, entry["path"], entry["table"], config.max_rows)
     table = tables_mod.build_table(
-        entry["table_id"], header, rows,
+        entry["table_id"], header, rows, typed=kind in ("parquet", "sqlite", "duckdb"),
         column_types=entry.get("column_types"), drop_columns=config.drop_columns, max_columns=config.max_columns,
         max_rows=config.max_rows, max_cell_chars=config.max_cell_chars, strict_overrides=kind in ("csv", "parquet"),
     )  # fmt: skip
-    header_cost, costs = row_costs(table.header, [table.row(i) for i in range(table.n_rows)], config.budget_unit)
-    _CACHE[key] = (table, header_cost, costs)
+    table.notes[:0] = source_notes
+    count = counter_for(config.budget_unit, config.tokenizer)
+    display = [table.row(i) for i in range(table.n_rows)]
+    costs = table_costs(table.header, display, count, config.renderer, config.table_budget)
+    if 0 < costs.columns < len(table.columns):
+        cut = [c.header for c in table.columns[costs.columns :]]
+        names = ", ".join(repr(h) for h in cut[:3]) + (", ..." if len(cut) > 3 else "")
+        notes = [*table.notes, f"cut {len(cut)} columns ({names}) to fit table_budget={config.table_budget}"]
+        table = Table(table.table_id, table.columns[: costs.columns], table.n_rows, notes)
+    _CACHE[key] = (table, costs)
     return _CACHE[key]
 
 
@@ -117,17 +158,24 @@ class SqlExecGenerator(Generator):
 
     def run_shard(self, shard: dict[str, Any], engine: Engine | None = None) -> ShardOutput:
         cfg = self.config
-        table, header_cost, costs = load_table(shard["table"], cfg)
+        count = counter_for(cfg.budget_unit, cfg.tokenizer)  # a tokenizer that fails to load fails the run
         start, stop = shard["slots"]
+        try:
+            table, costs = load_table(shard["table"], cfg)
+            unusable = self._unusable(table, costs)
+        except _READ_ERRORS as error:
+            # One unreadable table must not stop the run: its slots become rejects that say why.
+            table, costs = Table(shard["table"]["table_id"], [], 0), TableCosts(0, 0, [], True)
+            unusable = ("unreadable_table", f"{type(error).__name__}: {error}")
         stats = {"table": table.table_id, "slots": stop - start, "views": 0, "candidates": 0, "kept": 0}
+        stats["notes"] = table.notes
         out = ShardOutput(stats=stats)
         reasons: Counter[str] = Counter()
-        if not table.columns or not table.n_rows:
+        if unusable is not None:
             for slot in range(start, stop):
-                reasons["no_compatible_mapping"] += 1
-                detail = f"table has {len(table.columns)} usable columns and {table.n_rows} rows"
+                reasons[unusable[0]] += 1
                 index = slot * (cfg.max_retries + 1)
-                out.rejects.append(self._reject(table, index, [], {"slot": slot}, "no_compatible_mapping", detail))
+                out.rejects.append(self._reject(table, index, [], {"slot": slot}, *unusable))
             out.stats.update(candidates=stop - start, rejects=dict(reasons))
             return out
         per_view = cfg.queries_per_view
@@ -135,7 +183,10 @@ class SqlExecGenerator(Generator):
         try:
             for view_index in range(start // per_view, (stop - 1) // per_view + 1 if stop > start else 0):
                 view_rng = random.Random(derive_seed(self.run_seed, METHOD, table.table_id, "view", view_index))
-                rows = fit_rows(view_rng, header_cost, costs, cfg.table_budget)
+                rows = fit_rows(view_rng, costs.header, costs.rows, cfg.table_budget)
+                if not costs.exact:
+                    all_rows = [table.row(i) for i in range(table.n_rows)]
+                    rows = fit_exactly(rows, table.header, all_rows, costs.rows, count, cfg.renderer, cfg.table_budget)
                 view.show(rows)
                 rendered = RenderedView(table.header, view.display_rows())
                 dropped = dropped_ranges(rows, table.n_rows)
@@ -147,6 +198,18 @@ class SqlExecGenerator(Generator):
         out.stats["kept"] = len(out.kept)
         out.stats["rejects"] = dict(sorted(reasons.items()))
         return out
+
+    def _unusable(self, table: Table, costs: TableCosts) -> tuple[str, str] | None:
+        """(reject reason, message) when no task can come from this table, else None."""
+        if not table.columns or not table.n_rows:
+            return "no_compatible_mapping", f"table has {len(table.columns)} usable columns and {table.n_rows} rows"
+        if costs.columns == 0:
+            cfg = self.config
+            return "table_too_wide", (
+                f"the first column's header and {MIN_ROWS} typical rows need more than table_budget="
+                f"{cfg.table_budget} {cfg.budget_unit} (the first header alone: {costs.header})"
+            )
+        return None
 
     def _run_slot(
         self, table: Table, view: TableView, rendered: RenderedView, dropped: list[list[int]],
@@ -172,7 +235,7 @@ class SqlExecGenerator(Generator):
                 out.kept.append(
                     make_record(
                         method=METHOD, source_id="table:" + table.table_id, instruction=prompt, input="",
-                        output=", ".join(format_answer(a) for a in answers), model="none", prompt=prompt,
+                        output=format_answers(answers), model="none", prompt=prompt,
                         seed=self.run_seed, sample_index=sample_index, sampling=None, parents=parents,
                         method_version=METHOD_VERSION, meta=meta,
                     )  # fmt: skip
@@ -211,8 +274,8 @@ class SqlExecGenerator(Generator):
                 return parents, [], "ambiguous_answer", "the order key ties at the limit"
             if tie is not False:
                 return parents, [], tie.reason, tie.detail
-        meta["answers"] = result.answers
-        return parents, result.answers or [], None, None
+        meta["answers"] = view.display_answers(result, query.answer_columns)
+        return parents, meta["answers"], None, None
 
     def _reject(
         self, table: Table, sample_index: int, parents: list[str], meta: dict, reason: str, detail: str | None
@@ -222,14 +285,3 @@ class SqlExecGenerator(Generator):
             sample_index=sample_index, sampling=None, parents=parents, method_version=METHOD_VERSION, meta=meta,
         )  # fmt: skip
         return reject(record, reason, stage=METHOD, **({"message": detail} if detail else {}))
-
-
-def format_answer(value: Any) -> str:
-    """`str(a).lower()` (spec), with floats first cut to 15 significant digits.
-
-    SQLite sums of REALs carry binary noise (2238.5029999999997); 15 digits
-    drop it while keeping the spec's forms ("9.0" stays "9.0").
-    """
-    if isinstance(value, float):
-        value = float(f"{value:.15g}")
-    return str(value).lower()

@@ -20,7 +20,7 @@ sort keys are equal the answer depends on row order, not on the table.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 Token = tuple[Any, ...]
@@ -52,6 +52,9 @@ class Template:
     clauses: int  # difficulty: conditions, aggregates, group by, having, order by, limit, subqueries, ...
     tie_tokens: list[Token] | None
     variables: list[str]  # in order of first appearance
+    # Per selected column: the variable whose cells the answers are (projections, min/max),
+    # or None for computed values (count, sum, avg, arithmetic).
+    answer_vars: list[str | None] = field(default_factory=list)
 
     def text(self) -> str:
         """Canonical form (variables and `?` holes), the template's identity."""
@@ -84,6 +87,7 @@ class _Builder:
         self.n_literals = 0
         self.clauses = 0
         self.max_conditions = max_conditions
+        self.last_function = ""
 
     def new_var(self, allowed: tuple[str, ...]) -> str:
         candidates = [t for t in allowed if self.free.get(t, 0) > 0]
@@ -144,12 +148,15 @@ class _Builder:
         return tokens
 
     def aggregate(self, numeric: bool = False, var: str | None = None) -> tuple[list[Token], str | None]:
-        """An aggregate call; with `var`, aggregate that existing variable (e.g. max - min)."""
+        """An aggregate call and its variable; with `var`, aggregate that existing variable (e.g. max - min).
+
+        `self.last_function` names the function chosen."""
         self.clauses += 1
         fns = ("sum", "avg", "min", "max") if var else ("count(*)", "count", "sum", "avg", "min", "max", "max", "min")
         if not numeric and not var:
             fns += ("count_distinct",)
         fn = self.rng.choice(fns)
+        self.last_function = fn
         if fn == "count(*)":
             return [K("count(*)")], None
         if fn in ("count", "count_distinct"):
@@ -166,31 +173,41 @@ class _Builder:
         return tail + [K("limit"), K(str(k))], tail + [X(f"limit 2 offset {k - 1}")]
 
 
-def _project(b: _Builder) -> tuple[list[Token], list[Token] | None]:
-    return [K("select"), *b.projection(), X("from w"), *b.where()], None
+Production = tuple[list[Token], list[Token] | None, list[str | None]]  # tokens, tie check, answer vars
 
 
-def _aggregate(b: _Builder) -> tuple[list[Token], list[Token] | None]:
-    call, _ = b.aggregate()
-    return [K("select"), *call, X("from w"), *b.where(skip_probability=0.3)], None
+def _selected(projection: list[Token]) -> list[str | None]:
+    return [tok[1] for tok in projection if tok[0] == "c"]
 
 
-def _superlative(b: _Builder) -> tuple[list[Token], list[Token] | None]:
+def _project(b: _Builder) -> Production:
+    projection = b.projection()
+    return [K("select"), *projection, X("from w"), *b.where()], None, _selected(projection)
+
+
+def _aggregate(b: _Builder) -> Production:
+    call, var = b.aggregate()
+    answer = var if b.last_function in ("min", "max") else None  # min/max return a cell of the column
+    return [K("select"), *call, X("from w"), *b.where(skip_probability=0.3)], None, [answer]
+
+
+def _superlative(b: _Builder) -> Production:
     projection = b.projection()
     key = [("c", b.new_var(ORDERABLE), "n")]
     where = b.where(skip_probability=0.5)
     k = b.rng.choice((1, 1, 1, 1, 2, 3))
     tail, tie_tail = b.order(key, k)
-    return [K("select"), *projection, X("from w"), *where, *tail], [K("select"), *key, X("from w"), *where, *tie_tail]
+    tie = [K("select"), *key, X("from w"), *where, *tie_tail]
+    return [K("select"), *projection, X("from w"), *where, *tail], tie, _selected(projection)
 
 
-def _distinct(b: _Builder) -> tuple[list[Token], list[Token] | None]:
+def _distinct(b: _Builder) -> Production:
     b.clauses += 1
     column = ("c", b.new_var(ANY), "v")
-    return [K("select distinct"), column, X("from w"), *b.where(skip_probability=0.3)], None
+    return [K("select distinct"), column, X("from w"), *b.where(skip_probability=0.3)], None, [column[1]]
 
 
-def _group(b: _Builder) -> tuple[list[Token], list[Token] | None]:
+def _group(b: _Builder) -> Production:
     group = ("c", b.new_var(("text", "text", "number", "date")), "v")
     b.clauses += 1
     variant = b.rng.choice(("having_count", "having_aggregate", "by_count"))
@@ -205,13 +222,13 @@ def _group(b: _Builder) -> tuple[list[Token], list[Token] | None]:
     where = b.where(skip_probability=0.6)
     head = [K("select"), group, X("from w"), *where, K("group by"), group]
     if variant != "by_count":
-        return [*head, *having], None
+        return [*head, *having], None, [group[1]]
     tail, tie_tail = b.order([K("count(*)")], 1)
     tie = [K("select count(*)"), X("from w"), *where, K("group by"), group, *tie_tail]
-    return [*head, *tail], tie
+    return [*head, *tail], tie, [group[1]]
 
 
-def _arithmetic(b: _Builder) -> tuple[list[Token], list[Token] | None]:
+def _arithmetic(b: _Builder) -> Production:
     b.clauses += 1
     left, var = b.aggregate(numeric=True)
     reuse = var is not None and var[0] == "n" and b.rng.random() < 0.4
@@ -219,19 +236,19 @@ def _arithmetic(b: _Builder) -> tuple[list[Token], list[Token] | None]:
     left_where, right_where = b.where(skip_probability=0.6), b.where(skip_probability=0.6)
     tokens = [K("select"), K("("), K("select"), *left, X("from w"), *left_where, K(")")]
     tokens += [K(b.rng.choice(("-", "+"))), K("("), K("select"), *right, X("from w"), *right_where]
-    return [*tokens, K(")")], None
+    return [*tokens, K(")")], None, [None]
 
 
-def _nested_in(b: _Builder) -> tuple[list[Token], list[Token] | None]:
+def _nested_in(b: _Builder) -> Production:
     b.clauses += 2  # the `in` condition and its subquery
     projection = b.projection()
     link = ("c", b.new_var(ANY), "n")
     inner = b.where()
     subquery = [K("("), K("select"), link, X("from w"), *inner, K(")")]
-    return [K("select"), *projection, X("from w"), K("where"), link, K("in"), *subquery], None
+    return [K("select"), *projection, X("from w"), K("where"), link, K("in"), *subquery], None, _selected(projection)
 
 
-def _scalar_compare(b: _Builder) -> tuple[list[Token], list[Token] | None]:
+def _scalar_compare(b: _Builder) -> Production:
     b.clauses += 3  # the comparison, its subquery and the aggregate
     projection = b.projection()
     key = ("c", b.new_var(NUMBER), "n")
@@ -242,7 +259,7 @@ def _scalar_compare(b: _Builder) -> tuple[list[Token], list[Token] | None]:
     tokens = [K("select"), *projection, X("from w"), K("where"), key, K(op), *subquery]
     if b.rng.random() < 0.5 and b.free_total():
         tokens += [K("and"), *b.condition()]
-    return tokens, None
+    return tokens, None, _selected(projection)
 
 
 _PRODUCTIONS = {
@@ -261,5 +278,8 @@ def sample_template(
     weights = shape_weights or DEFAULT_SHAPE_WEIGHTS
     shape = rng.choices(SHAPES, weights=[weights.get(s, 0.0) for s in SHAPES])[0]
     builder = _Builder(rng, type_counts, max_conditions)
-    tokens, tie = _PRODUCTIONS[shape](builder)
-    return Template(shape=shape, tokens=tokens, clauses=builder.clauses, tie_tokens=tie, variables=builder.variables)
+    tokens, tie, answer_vars = _PRODUCTIONS[shape](builder)
+    return Template(
+        shape=shape, tokens=tokens, clauses=builder.clauses, tie_tokens=tie, variables=builder.variables,
+        answer_vars=answer_vars,
+    )  # fmt: skip

@@ -5,7 +5,10 @@ Mapping binds each template variable to a distinct column of its own type
 column: a cell of the rows the model will see, or a value in the column's
 range. In the executable SQL every literal is a bound `?` parameter; in the
 encoded SQL shown to the model it is printed with SQL quoting, so no cell
-value is ever pasted raw into SQL that runs.
+value is ever pasted raw into SQL that runs. A number drawn from a cell is
+printed as the cell is displayed (`25.10`, not `25.1`) when that is a valid
+SQL number. Headers in the encoded SQL are quoted as SQLite quotes
+identifiers (`"1960"`, `"eol-server"`).
 """
 
 from __future__ import annotations
@@ -17,14 +20,20 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence
 
 from generators.sql.grammar import VAR_TYPES, NoCompatibleMapping, Template, Token
+from generators.sql.names import quote_identifier
 from generators.sql.tables import Column, Table
 
 _WORD = re.compile(r"[^\W_]+")
+_SQL_NUMBER = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?")
 
 
 class ViewValues(Protocol):
     def values(self, column: Column) -> list[Any]:
         """Non-null literal values of `column` in the rows the model sees."""
+        ...
+
+    def display_of(self, column: Column, value: Any) -> str | None:
+        """How a cell holding `value` is displayed in the rows the model sees (None if none does)."""
         ...
 
 
@@ -36,6 +45,7 @@ class Query:
     tie_sql: str | None = None
     tie_params: list[Any] = field(default_factory=list)
     literals: dict[int, tuple[str, Any]] = field(default_factory=dict)  # hole index → (column type, value)
+    answer_columns: list[Column | None] = field(default_factory=list)  # per selected column: cells of, or computed
 
 
 def map_columns(variables: Sequence[str], table: Table, rng: random.Random) -> dict[str, Column]:
@@ -55,10 +65,15 @@ def map_columns(variables: Sequence[str], table: Table, rng: random.Random) -> d
     return mapping
 
 
-def show_literal(value: Any) -> str:
-    """SQL spelling of a literal for the encoded query (strings quoted, quotes doubled)."""
+def show_literal(value: Any, display: str | None = None) -> str:
+    """SQL spelling of a literal for the encoded query (strings quoted, quotes doubled).
+
+    `display`: how the cell the number came from is shown; used when it is a valid SQL number.
+    """
     if isinstance(value, str):
         return "'" + value.replace("'", "''") + "'"
+    if display is not None and _SQL_NUMBER.fullmatch(display):
+        return display
     return repr(value) if isinstance(value, float) else str(value)
 
 
@@ -135,12 +150,18 @@ def instantiate(
                 raise ValueError(f"unknown literal kind {kind!r}")
             literals[index] = (col_type, value)
         value = literals[index][1]
+        column = mapping[var] if var is not None else None
+
+        def show(v: Any) -> str:
+            numeric = column is not None and column.type == "number" and not isinstance(v, str)
+            return show_literal(v, view.display_of(column, v) if numeric else None)
+
         if kind == "between":
-            return "? and ?", f"{show_literal(value[0])} and {show_literal(value[1])}", list(value)
+            return "? and ?", f"{show(value[0])} and {show(value[1])}", list(value)
         if kind == "in":
             marks = ", ".join("?" * len(value))
-            return f"({marks})", "(" + ", ".join(show_literal(v) for v in value) + ")", list(value)
-        return "?", show_literal(value), [value]
+            return f"({marks})", "(" + ", ".join(show(v) for v in value) + ")", list(value)
+        return "?", show(value), [value]
 
     def render(tokens: list[Token]) -> tuple[str, list[Any], str]:
         # Pieces are joined by one space, except after "(" and before ")" or ",".
@@ -156,7 +177,7 @@ def instantiate(
             elif kind == "c":
                 column = mapping[token[1]]
                 executable = column.sql_name if token[2] == "v" else column.num_name
-                shown = column.header
+                shown = quote_identifier(column.header)
             else:
                 executable, shown, values = literal(token)
                 params += values
@@ -173,6 +194,7 @@ def instantiate(
 
     sql, params, encoded = render(template.tokens)
     query = Query(sql=sql, params=params, encoded=encoded, literals=literals)
+    query.answer_columns = [mapping[v] if v is not None else None for v in template.answer_vars]
     if template.tie_tokens is not None:
         query.tie_sql, query.tie_params, _ = render(template.tie_tokens)
     return query

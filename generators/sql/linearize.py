@@ -1,4 +1,4 @@
-"""Table linearizations, the instruction bank, and fitting a table to a budget.
+"""Table linearizations and the instruction bank (fitting a table to its budget: `budget`).
 
 The TAPEX and indexed-row linearizations are protocols (byte-exact, see the
 spec); the pipe table and the phrasings are ours. Cells and headers arrive
@@ -7,8 +7,6 @@ already lower-cased and single-line (see `tables.normalize_text`).
 
 from __future__ import annotations
 
-import random
-import re
 from typing import Sequence
 
 RENDERERS = ("instruction", "tapex", "indexed")
@@ -26,8 +24,6 @@ PHRASES = (
     "Given the table, what answer does this SQL query produce?",
     "Act as a database engine: run the query on the table and reply with its output only:",
 )
-
-_TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
 def tapex_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -87,53 +83,3 @@ class RenderedView:
         if renderer == "tapex":
             return tapex(encoded_sql, self.header, self.rows, table_part=self._table("tapex"))
         return instruction(self._table(renderer), phrase, encoded_sql)
-
-
-def count_units(text: str, unit: str) -> int:
-    """Budget units: characters, or tokens approximated as words and punctuation marks."""
-    return len(text) if unit == "chars" else len(_TOKEN.findall(text))
-
-
-def row_costs(header: Sequence[str], rows: Sequence[Sequence[str]], unit: str) -> tuple[int, list[int]]:
-    """Cost of the header and of each row in their TAPEX form (the longest of the three)."""
-    header_cost = count_units("col : " + " | ".join(header) + " ", unit)
-    costs = [count_units(f"row {i} : " + " | ".join(cells) + " ", unit) for i, cells in enumerate(rows, start=1)]
-    return header_cost, costs
-
-
-def fit_rows(rng: random.Random, header_cost: int, costs: Sequence[int], budget: int) -> list[int]:
-    """Row indices (in table order) that fit in `budget`; rows are dropped at random.
-
-    Like TAPEX the kept share is about budget / table cost, but rows are drawn
-    greedily until the budget is full, so the table always fits (a table
-    whose header alone is over budget keeps one row).
-    """
-    n = len(costs)
-    total = header_cost + sum(costs)
-    if total <= budget or n == 0:
-        return list(range(n))
-    room = budget - header_cost
-    mean = max(1.0, (total - header_cost) / n)
-    # Draw a few times the expected number of rows instead of shuffling the whole table.
-    draw = min(n, int(2 * max(room, 0) / mean) + 8)
-    kept = []
-    for index in rng.sample(range(n), draw):
-        if costs[index] <= room:
-            kept.append(index)
-            room -= costs[index]
-    if not kept:
-        kept = [min(range(n), key=costs.__getitem__)]
-    return sorted(kept)
-
-
-def dropped_ranges(kept: Sequence[int], n_rows: int) -> list[list[int]]:
-    """Dropped source rows as half-open [start, stop) ranges (compact for big tables)."""
-    ranges = []
-    previous = 0
-    for index in kept:
-        if index > previous:
-            ranges.append([previous, index])
-        previous = index + 1
-    if previous < n_rows:
-        ranges.append([previous, n_rows])
-    return ranges

@@ -1,38 +1,35 @@
-"""Tables for SQL-execution tasks: loading, cell normalization, type inference.
+"""Tables for SQL-execution tasks: loading and normalization.
 
 Every source (CSV, Parquet, SQLite, DuckDB, bundled) is reduced to a header
 and rows of raw Python values, then `build_table` normalizes them once: cells
 become lower-cased single-line display strings (the exact text the model
 sees and the SQLite text column holds), and each column gets a type
-(`number`, `text` or `date`). Number columns also keep parsed floats, which
-become the REAL `cK_number` column. Doing this once per table keeps the
-display and the executed data identical by construction.
+(`number`, `text` or `date`, see `cells`). Number columns also keep parsed
+floats, which become the REAL `cK_number` column. Doing this once per table
+keeps the display and the executed data identical by construction.
 """
 
 from __future__ import annotations
 
 import csv
-import datetime as dt
-import itertools
-import math
-import re
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-COLUMN_TYPES = ("number", "text", "date")
-# Cells that mean "missing": stored as NULL, shown as an empty cell.
-_NULL_TEXT = frozenset({"", "none", "null", "nan", "n/a"})
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?")
-_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ t]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
-# Control characters and the pipe would break one-line cells and pipe tables.
-_BREAKING = re.compile(r"[\x00-\x1f\x7f]")
-_SPACES = re.compile(r"\s+")
+from generators.sql.cells import (  # noqa: F401  (re-exported: the cell API used by tests and the checker)
+    COLUMN_TYPES,
+    DATE,
+    column_cells,
+    display_cell,
+    infer_type,
+    normalize_text,
+    parse_number,
+    tidy_number,
+    valid_date,
+)
 
 
 @dataclass
@@ -62,7 +59,7 @@ class Column:
         """(min, max) over the whole table, for range literals; None for text."""
         values = self.values
         if self.type == "date":  # an overridden date column may hold cells that are not ISO dates
-            values = [v for v in values if _DATE.fullmatch(v) and _valid_date(v[:10])]
+            values = [v for v in values if (m := DATE.fullmatch(v)) and valid_date(m.group(1))]
         if self.type == "text" or not values:
             return None
         return min(values), max(values)
@@ -92,64 +89,6 @@ class Table:
         return {t: sum(1 for c in self.columns if c.type == t) for t in COLUMN_TYPES}
 
 
-def parse_number(text: str) -> float | None:
-    """The number a display cell holds, or None. `nan`/`inf` are not numbers here."""
-    if _NUMBER.fullmatch(text):
-        return float(text)
-    if _THOUSANDS.fullmatch(text):
-        return float(text.replace(",", ""))
-    return None
-
-
-def normalize_text(text: str, max_chars: int) -> str:
-    """One line, lower-case, no pipes, at most `max_chars` characters."""
-    text = _SPACES.sub(" ", _BREAKING.sub(" ", text.replace("|", "/"))).strip().lower()
-    return text[:max_chars].rstrip() if len(text) > max_chars else text
-
-
-def display_cell(value: Any, max_chars: int) -> str | None:
-    """Raw source value → display text (None for missing)."""
-    if value is None or isinstance(value, (bytes, bytearray, memoryview)):
-        return None
-    if isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, int):
-        text = str(value)
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            return None
-        text = str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
-    elif isinstance(value, Decimal):
-        text = format(value, "f")
-    elif isinstance(value, dt.datetime):
-        text = value.isoformat(sep=" ")
-        text = text[:10] if text.endswith(" 00:00:00") else text
-    elif isinstance(value, dt.date):
-        text = value.isoformat()
-    else:
-        text = str(value)
-    text = normalize_text(text, max_chars)
-    return None if text in _NULL_TEXT else text
-
-
-def infer_type(cells: Sequence[str | None]) -> str:
-    """number iff every non-null cell parses as a number; date iff every one is ISO."""
-    present = [c for c in cells if c is not None]
-    if present and all(parse_number(c) is not None for c in present):
-        return "number"
-    if present and all(_DATE.fullmatch(c) and _valid_date(c[:10]) for c in present):
-        return "date"
-    return "text"
-
-
-def _valid_date(text: str) -> bool:
-    try:
-        dt.date.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _unique_headers(raw: Iterable[Any], max_chars: int) -> list[str]:
     seen: set[str] = set()
     out = []
@@ -168,6 +107,7 @@ def build_table(
     header: Sequence[Any],
     rows: Iterable[Sequence[Any]],
     *,
+    typed: bool = False,
     column_types: dict[str, str] | None = None,
     drop_columns: Sequence[str] = ("id", "agg"),
     max_columns: int = 12,
@@ -175,16 +115,17 @@ def build_table(
     max_cell_chars: int = 80,
     strict_overrides: bool = False,
 ) -> Table:
-    """Normalize one table. `column_types` keys are header names (any case)."""
+    """Normalize one table. `typed`: values carry their source types (Parquet, SQLite, DuckDB),
+    else every cell is text to infer from (CSV). `column_types` keys are header names (any case)."""
     headers = _unique_headers(header, max_cell_chars)
     width = len(headers)
-    columns_cells: list[list[str | None]] = [[] for _ in headers]
+    raw_columns: list[list[Any]] = [[] for _ in headers]
     n_rows = 0
     for raw in rows:
         if n_rows >= max_rows:
             break
         for j in range(width):
-            columns_cells[j].append(display_cell(raw[j], max_cell_chars) if j < len(raw) else None)
+            raw_columns[j].append(raw[j] if j < len(raw) else None)
         n_rows += 1
     overrides = {normalize_text(str(k), max_cell_chars): v for k, v in (column_types or {}).items()}
     unknown = sorted(set(overrides) - set(headers))
@@ -196,17 +137,20 @@ def build_table(
     drop = {normalize_text(d, max_cell_chars) for d in drop_columns}
     notes: list[str] = []
     columns: list[Column] = []
-    for header_name, cells in zip(headers, columns_cells):
+    for header_name, raw_cells in zip(headers, raw_columns):
         if header_name in drop:
             notes.append(f"dropped {header_name!r}: helper column")
-            continue
-        if all(c is None for c in cells):
-            notes.append(f"dropped {header_name!r}: no values")
             continue
         if len(columns) >= max_columns:
             notes.append(f"dropped {header_name!r}: beyond max_columns={max_columns}")
             continue
-        kind = overrides.get(header_name) or infer_type(cells)
+        cells, inferred = column_cells(raw_cells, typed, max_cell_chars)
+        if all(c is None for c in cells):
+            notes.append(f"dropped {header_name!r}: no values")
+            continue
+        kind = overrides.get(header_name) or inferred
+        if kind == "number" and not typed:
+            cells = [None if c is None else tidy_number(c) for c in cells]
         column = Column(header=header_name, type=kind, sql_name=f"c{len(columns) + 1}", cells=cells)
         if kind == "number":
             _attach_numbers(column)
@@ -226,11 +170,57 @@ def _attach_numbers(column: Column) -> None:
 # ---- file sources: each returns [(table name, header, rows)] -------------------------------
 
 
-def read_csv(path: str | Path, delimiter: str = ",", max_rows: int | None = None) -> tuple[list[str], list[list[str]]]:
+def _guess_delimiter(path: str | Path, notes: list[str] | None) -> str:
+    """`,` unless the first line has no comma but a `;`, tab or `|` (European and TSV exports)."""
+    with open(path, encoding="utf-8-sig", errors="replace") as handle:
+        first = handle.readline()
+    if "," in first:
+        return ","
+    counts = {d: first.count(d) for d in (";", "\t", "|")}
+    best = max(counts, key=counts.__getitem__)
+    if counts[best] == 0:
+        return ","
+    if notes is not None:
+        notes.append(f"read {path} with delimiter {best!r}: its header has no comma")
+    return best
+
+
+def read_csv(
+    path: str | Path, delimiter: str | None = ",", max_rows: int | None = None, notes: list[str] | None = None
+) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of a CSV file. Blank lines are not rows; a row whose field count differs
+    from the header's is skipped (its columns would be misaligned) and noted with its line number.
+    `delimiter=None`: a comma, or the `;`/tab/`|` a header without commas uses.
+
+    Raises ValueError naming the file and line for text the csv module cannot read.
+    """
+    delimiter = delimiter or _guess_delimiter(path, notes)
+    rows: list[list[str]] = []
+    ragged: list[int] = []
+    undecodable = 0  # rows holding bytes that are not UTF-8 (read as U+FFFD)
     with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
         reader = csv.reader(handle, delimiter=delimiter)
-        header = next(reader, [])
-        return header, list(itertools.islice(reader, max_rows))
+        try:
+            header = next(reader, [])
+            for row in reader:
+                if max_rows is not None and len(rows) >= max_rows:
+                    break
+                if not row:
+                    continue
+                if len(row) != len(header):
+                    ragged.append(reader.line_num)
+                    continue
+                undecodable += any("\ufffd" in cell for cell in row)
+                rows.append(row)
+        except csv.Error as error:
+            raise ValueError(f"{path}, line {reader.line_num}: {error}") from None
+    if ragged and notes is not None:
+        lines = ", ".join(map(str, ragged[:10])) + (", ..." if len(ragged) > 10 else "")
+        notes.append(f"skipped {len(ragged)} rows of {path} with a field count other than the header's "
+                     f"{len(header)} (lines {lines})")  # fmt: skip
+    if undecodable and notes is not None:
+        notes.append(f"{undecodable} rows of {path} hold bytes that are not UTF-8, shown as U+FFFD")
+    return header, rows
 
 
 def read_parquet(path: str | Path, max_rows: int | None = None) -> tuple[list[str], list[list[Any]]]:

@@ -45,10 +45,16 @@ def test_more_than_ten_answers_rejected():
     assert view.run("select c1 from w", max_answers=11).answers is not None
 
 
-def test_nulls_dropped():
+def test_empty_cells_kept_in_multi_row_answers():
+    # The spec drops NULLs; issue 9 keeps them: 3 matching rows answer 3 values.
     table = build_table("gaps", ["name", "score"], [["a", "1"], ["", "2"], ["c", None]])
     view = TableView(table, range(3))
-    assert view.run("select c1 from w").answers == ["a", "c"]
+    result = view.run("select c1 from w")
+    assert result.answers == ["a", None, "c"]
+    assert view.display_answers(result, [table.columns[0]]) == ["a", "", "c"]
+    two = view.run("select c1, c2 from w")
+    assert two.width == 2 and view.display_answers(two, table.columns) == ["a", "1", "", "2", "c", ""]
+    # An answer with no value at all is still empty.
     assert view.run("select c1 from w where c2_number = 2").reason == "empty_result"
     assert view.run("select c2_number from w where c1 = 'c'").reason == "empty_result"
 

@@ -13,7 +13,8 @@ from pydantic import ValidationError
 
 from generators.sql import REJECT_CODES, SqlExecConfig, SqlExecGenerator, denotation_match
 from generators.sql.execute import TableView
-from generators.sql.generator import format_answer, list_tables, load_table
+from generators.sql.answers import format_answers, format_value
+from generators.sql.generator import list_tables, load_table
 from generators.sql.linearize import PHRASES
 from taskmill.records import canonical_json, to_table
 
@@ -55,12 +56,12 @@ def shown_rows(record):
     return [i for i in range(record["meta"]["rows_total"]) if i not in dropped]
 
 
-def test_format_answer():
-    assert format_answer(9.0) == "9.0"
-    assert format_answer(2238.5029999999997) == "2238.503"
-    assert format_answer(0.1 + 0.2) == "0.3"
-    assert format_answer(3) == "3" and format_answer("Oslo") == "oslo"
-    assert format_answer(1e-12) == "1e-12"
+def test_format_value():
+    assert format_value(9.0) == "9.0"
+    assert format_value(2238.5029999999997) == "2238.503"
+    assert format_value(0.1 + 0.2) == "0.3"
+    assert format_value(3) == "3" and format_value("Oslo") == "oslo"
+    assert format_value(1e-12) == "1e-12" and format_value(None) == ""
 
 
 def test_config_defaults_and_errors(tmp_path):
@@ -121,19 +122,21 @@ def test_records_and_ground_truth(league_csv):
     config = SqlExecConfig(sources=[{"path": league_csv}], tasks_per_table=120, shard_size=50, table_budget=300, renderer="mixed")
     kept, rejects = run_all(config)
     assert len(kept) + Counter(r["reject_reason"] for r in rejects)["retries_exhausted"] == 120
-    table, _, _ = load_table(list_tables(config)[0], config)
+    table, _ = load_table(list_tables(config)[0], config)
     renderers, shapes = Counter(), Counter()
     for record in kept:
         meta = record["meta"]
         assert record["method"] == "sql_exec" and record["model"] == "none" and record["sampling"] is None
         assert record["source_id"] == "table:league" and record["parents"][0].startswith("template:")
-        assert record["output"] == ", ".join(format_answer(a) for a in meta["answers"])
+        assert record["output"] == format_answers(meta["answers"])
         assert 1 <= len(meta["answers"]) <= 10 and meta["difficulty"] >= 1
         assert meta["rows_shown"] < meta["rows_total"] == 120  # the budget forced truncation
         # Re-execute on a fresh view of exactly the rows shown: same answers.
         view = TableView(table, shown_rows(record))
-        assert view.run(meta["executable_sql"], meta["params"]).answers == meta["answers"]
-        assert denotation_match(record["output"], ", ".join(str(a) for a in reversed(meta["answers"])))
+        result = view.run(meta["executable_sql"], meta["params"])
+        assert result.answers is not None and len(result.answers) == len(meta["answers"])
+        assert denotation_match(record["output"], format_answers(list(reversed(meta["answers"]))))
+        assert denotation_match(record["output"], meta["answers"])
         renderers[meta["renderer"]] += 1
         shapes[meta["shape"]] += 1
         if meta["renderer"] == "tapex":
@@ -150,7 +153,7 @@ def test_records_and_ground_truth(league_csv):
 def test_truncation_consistency(league_csv):
     config = SqlExecConfig(sources=[{"path": league_csv}], tasks_per_table=80, table_budget=250, renderer="instruction")
     kept, _ = run_all(config)
-    table, _, _ = load_table(list_tables(config)[0], config)
+    table, _ = load_table(list_tables(config)[0], config)
     checked = 0
     for record in kept:
         meta = record["meta"]
@@ -230,7 +233,7 @@ def test_date_override_on_free_text(tmp_path):
     rows = [[f"event {i}", ["3 may 2020", "2021-02-03", "soon"][i % 3], str(i)] for i in range(30)]
     path = write_csv(tmp_path / "events.csv", ["event", "when", "n"], rows)
     config = SqlExecConfig(sources=[{"path": path, "column_types": {"When": "date"}}], tasks_per_table=40)
-    table, _, _ = load_table(list_tables(config)[0], config)
+    table, _ = load_table(list_tables(config)[0], config)
     assert [c.type for c in table.columns] == ["text", "date", "number"]
     assert table.columns[1].bounds == ("2021-02-03", "2021-02-03")  # only ISO cells bound a range
     kept, rejects = run_all(config)

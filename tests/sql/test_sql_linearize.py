@@ -1,16 +1,4 @@
-import random
-
-from generators.sql.linearize import (
-    PHRASES,
-    RenderedView,
-    count_units,
-    dropped_ranges,
-    fit_rows,
-    indexed,
-    pipe_table,
-    row_costs,
-    tapex,
-)
+from generators.sql.linearize import PHRASES, RenderedView, indexed, pipe_table, tapex
 from sqlgen_fixtures import SPEC_HEADER, SPEC_ROWS
 
 SQL = "select team order by founded asc limit 1"
@@ -45,30 +33,3 @@ def test_instruction_matches_spec_record():
 
 def test_phrase_bank():
     assert len(set(PHRASES)) == len(PHRASES) >= 10
-
-
-def test_fit_rows_respects_budget_and_order():
-    header = ["name", "value"]
-    rows = [[f"row{i}", str(i)] for i in range(200)]
-    header_cost, costs = row_costs(header, rows, "tokens")
-    for budget in (60, 150, 400):
-        kept = fit_rows(random.Random(budget), header_cost, costs, budget)
-        assert kept == sorted(kept) and kept
-        shown = "col : name | value " + "".join(f"row {i} : " + " | ".join(rows[k]) + " " for i, k in enumerate(kept, 1))
-        assert count_units(shown, "tokens") <= budget
-    assert fit_rows(random.Random(0), header_cost, costs, 10**6) == list(range(200))
-    # The same seed drops the same rows; another seed other rows.
-    assert fit_rows(random.Random(1), header_cost, costs, 150) == fit_rows(random.Random(1), header_cost, costs, 150)
-    assert fit_rows(random.Random(1), header_cost, costs, 150) != fit_rows(random.Random(2), header_cost, costs, 150)
-
-
-def test_fit_rows_chars_and_oversized_header():
-    header_cost, costs = row_costs(["h" * 50], [["a"], ["bb"]], "chars")
-    assert header_cost == len("col : " + "h" * 50 + " ")
-    assert fit_rows(random.Random(0), header_cost, costs, 10) == [0]  # header over budget: one row kept
-
-
-def test_dropped_ranges():
-    assert dropped_ranges([0, 1, 2], 3) == []
-    assert dropped_ranges([2, 3, 7], 10) == [[0, 2], [4, 7], [8, 10]]
-    assert dropped_ranges([], 4) == [[0, 4]]
