@@ -12,12 +12,13 @@ import os
 import re
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from taskmill.engine.settings import EngineSettings
 from taskmill.records import canonical_json
 from taskmill.sources import SourceConfig
+from taskmill.suggest import explain, hint
+from taskmill.yaml_io import InputFileError, load_yaml
 
 
 class RayConfig(BaseModel):
@@ -49,7 +50,7 @@ def _validate_nested(model: type[BaseModel], data: Any, prefix: str = "") -> Bas
         parts = []
         for e in exc.errors():
             path = ".".join(str(p) for p in (prefix, *e["loc"]) if str(p) != "")
-            parts.append(f"{path}: {e['msg'].removeprefix('Value error, ')}")
+            parts.append(f"{path}: {explain(e, model) or e['msg'].removeprefix('Value error, ')}")
         raise ValueError(NESTED_MARK + "\n".join(parts)) from None
 
 
@@ -64,13 +65,15 @@ class RunConfig(BaseModel):
     engine: EngineSettings = EngineSettings()
     sources: list[SourceConfig] = []
     generators: list[Any] = Field(min_length=1)
-    curation: Any = Field(default_factory=dict)
-    selection: Any = Field(default_factory=dict)
+    # validate_default: the `mode="before"` validators below must also turn a missing section into its model
+    curation: Any = Field(default_factory=dict, validate_default=True)
+    selection: Any = Field(default_factory=dict, validate_default=True)
     export: ExportConfig = ExportConfig()
 
     @field_validator("generators", mode="before")
     @classmethod
     def _generators(cls, value: Any) -> list[Any]:
+        from generators import REGISTRY
         from generators.base import load_generator_class
 
         if not isinstance(value, list):
@@ -81,7 +84,16 @@ class RunConfig(BaseModel):
                 out.append(item)
                 continue
             if not isinstance(item, dict) or "method" not in item:
-                raise ValueError("each generator needs a `method` (e.g. bonito, self_guide, sql_exec)")
+                raise ValueError(
+                    f"{NESTED_MARK}generators.{index}: each generator is a mapping with a `method` "
+                    f"(one of {', '.join(sorted(REGISTRY))})"
+                )
+            method = item["method"]
+            if not isinstance(method, str) or method not in REGISTRY:
+                raise ValueError(
+                    f"{NESTED_MARK}generators.{index}.method: unknown generator method {method!r}; "
+                    f"allowed: {sorted(REGISTRY)}{hint(method, REGISTRY)}"
+                )
             out.append(_validate_nested(load_generator_class(item["method"]).Config, item, f"generators.{index}"))
         return assign_stage_names(out)
 
@@ -98,6 +110,24 @@ class RunConfig(BaseModel):
         from selection import SelectionConfig
 
         return value if isinstance(value, SelectionConfig) else _validate_nested(SelectionConfig, value or {}, "selection")
+
+    @model_validator(mode="after")
+    def _no_nonsense(self) -> "RunConfig":
+        """Values each section accepts alone but that make no run (checked here, across sections)."""
+        budget = getattr(self.selection, "budget", None)
+        if isinstance(budget, int) and not isinstance(budget, bool) and budget == 0:
+            raise ValueError(
+                f"{NESTED_MARK}selection.budget: 0 selects nothing; omit it to keep every record, "
+                "or give a count >= 1 or a fraction in (0, 1]"
+            )
+        engine = self.engine
+        for field in ("max_model_len", "max_num_seqs"):
+            if getattr(engine, field) < 1:
+                raise ValueError(f"{NESTED_MARK}engine.{field}: must be >= 1 (got {getattr(engine, field)})")
+        utilization = engine.gpu_memory_utilization
+        if utilization is not None and not 0 < utilization <= 1:
+            raise ValueError(f"{NESTED_MARK}engine.gpu_memory_utilization: must be in (0, 1] (got {utilization})")
+        return self
 
     def resolved(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -155,8 +185,9 @@ def _format(error: ValidationError) -> str:
             lines += [f"  {line}" for line in message.removeprefix(NESTED_MARK).splitlines()]
             continue
         path = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        shown = e["type"] != "missing" and not isinstance(e.get("input"), (dict, list))
-        lines.append(f"  {path}: {message}" + (f" (got {e['input']!r})" if shown else ""))
+        better = explain(e, RunConfig)
+        shown = better is None and e["type"] != "missing" and not isinstance(e.get("input"), (dict, list))
+        lines.append(f"  {path}: {better or message}" + (f" (got {e['input']!r})" if shown else ""))
     return "invalid taskmill config:\n" + "\n".join(lines)
 
 
@@ -173,10 +204,16 @@ def parse_config(data: dict[str, Any], base_dir: str | None = None) -> RunConfig
 def load_config(path: str) -> RunConfig:
     if not os.path.exists(path):
         raise ConfigError(f"config file not found: {path}")
-    with open(path, encoding="utf-8") as f:
-        data = yaml.safe_load(f) or {}
+    if os.path.isdir(path):
+        raise ConfigError(f"{path}: is a directory, not a config file")
+    try:
+        data = load_yaml(path)
+    except InputFileError as exc:
+        raise ConfigError(str(exc)) from None
+    if data is None:
+        raise ConfigError(f"{path}: the config file is empty; it needs at least `generators:`")
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the config must be a YAML mapping")
+        raise ConfigError(f"{path}: the config must be a YAML mapping (key: value), not a {type(data).__name__}")
     return parse_config(data, base_dir=os.path.dirname(os.path.abspath(path)))
 
 
