@@ -36,7 +36,7 @@ def pipeline(config_path: str = "", config: dict[str, Any] | None = None) -> dic
     logger.info("run %s in %s", cfg.resolved_run_id, store.root)
     ensure_ray(cfg.ray.address, cfg.ray.num_cpus)
 
-    documents, source_reports = sources_stage(cfg) if cfg.sources else ([], [])
+    documents, source_reports = sources_stage(cfg)
     reports = [generate_stage(cfg, gen, documents) for gen in cfg.generators]
     names = [gen.name for gen in cfg.generators]
     curated = curate_stage(cfg, names)
@@ -49,7 +49,7 @@ def pipeline(config_path: str = "", config: dict[str, Any] | None = None) -> dic
     for report in source_reports:
         skipped.update(report["skipped"])
     summary["rejects"] = {"sources": dict(sorted(skipped.items())), **summary["rejects"]}
-    summary["warnings"] = [f"source {r['source']} gave no documents" for r in source_reports if not r["documents"]]
+    summary["warnings"] = [f"source {r['source']} gave no rows" for r in source_reports if r.get("documents", r.get("rows")) == 0]
     summary["diversity"] = selected.get("diversity", [])
     paths = export_stage(cfg, selected.get("mixture", []), summary)
     summary["export"] = paths

@@ -19,7 +19,7 @@ from flows.generate import generated_stage
 from taskmill.config import RunConfig
 from taskmill.executors import RayExecutor
 from taskmill.records import from_table, to_table
-from taskmill.sources import load_source
+from taskmill.sources import load_source, table_reports
 from taskmill.store import RunStore
 
 SHARD_ROWS = 5_000  # rows per shard for stages that re-shard their output
@@ -41,6 +41,9 @@ def sources_stage(cfg: RunConfig) -> tuple[list[dict], list[dict]]:
         if not docs:
             logger.warning("source %s gave no documents: generators that read documents will produce nothing from it", report["source"])
         documents.extend(docs)
+        reports.append(report)
+    for report in table_reports(cfg.generators):  # CSV tables: rows skipped for a wrong field count
+        logger.info("table %s: %d rows, skipped %s", report["source"], report["rows"], report["skipped"] or "none")
         reports.append(report)
     return documents, reports
 

@@ -82,11 +82,12 @@ def _check_generator(cfg: RunConfig, index: int, gen: Any, problems: list[str], 
             if not tasks:
                 problems.append(f"{where}: no tasks (the task files are empty)")
     if gen.method == "sql_exec":
-        _check_tables(where, gen, problems)
+        _check_tables(where, gen, problems, warnings)
 
 
-def _check_tables(where: str, gen: Any, problems: list[str]) -> None:
+def _check_tables(where: str, gen: Any, problems: list[str], warnings: list[str]) -> None:
     from generators.sql.generator import list_tables
+    from taskmill.sources import SourceError, read_csv_rows
 
     for i, source in enumerate(gen.sources):
         if not os.path.isfile(source.path):
@@ -95,6 +96,17 @@ def _check_tables(where: str, gen: Any, problems: list[str]) -> None:
             problems.append(f"{where}.sources.{i}.path: cannot read {source.path!r}")
     if any(p.startswith(f"{where}.sources.") for p in problems):
         return
+    for i, source in enumerate(gen.sources):
+        if source.kind != "csv":
+            continue
+        try:
+            _, _, report = read_csv_rows(source.path, source.delimiter, gen.max_rows, source.on_error)
+        except SourceError as exc:
+            problems.append(f"{where}.sources.{i}: {exc}")
+            continue
+        if report["skipped"]:
+            first = next(iter(report["examples"].values()))[0]
+            warnings.append(f"{where}.sources.{i}: {sum(report['skipped'].values())} rows will be skipped {report['skipped']}, e.g. {first}")
     try:
         if not list_tables(gen):
             problems.append(f"{where}: no tables to generate from (all excluded, or no bundled tables installed)")

@@ -19,6 +19,7 @@ JSONL is split on `\\n` only: U+2028 / U+0085 inside a JSON string are text.
 from __future__ import annotations
 
 import glob
+import io
 import json
 import os
 from collections import Counter
@@ -236,6 +237,65 @@ def load_source(cfg: SourceConfig) -> tuple[list[dict], dict[str, Any]]:
             break
     report = {"source": cfg.label, "documents": len(docs), "skipped": dict(sorted(rows.skipped.items())), "examples": dict(sorted(rows.examples.items()))}
     return docs, report
+
+
+def read_csv_rows(
+    path: str, delimiter: str = ",", max_rows: int | None = None, on_error: str = "skip"
+) -> tuple[list[str], list[list[str]], dict[str, Any]]:
+    """Header, rows and report of a CSV file; a row with another field count than the header is bad.
+
+    Bad rows (`too_many_fields`, `too_few_fields`, `invalid_utf8`) are never padded or cut: they are
+    skipped and counted (`on_error="skip"`) or raise `SourceError` naming file and line. `max_rows`
+    counts kept rows. The report has the shape of `load_source`'s, with "rows" for "documents".
+    """
+    import csv
+
+    rows = _Rows(on_error)
+    raw = _read_bytes(path)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if on_error == "raise":
+            line = raw[: exc.start].count(b"\n") + 1
+            raise SourceError(f"{path}:{line}: byte 0x{raw[exc.start]:02x} is not UTF-8") from None
+        text = raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8", errors="surrogateescape")
+    # StringIO(newline="") splits records on \r and \n only, as csv wants (str.splitlines also splits on U+2028).
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    kept: list[list[str]] = []
+    try:
+        header = next(reader, [])
+        for record in reader:
+            if max_rows is not None and len(kept) >= max_rows:
+                break
+            where = f"{path}:{reader.line_num}"
+            if not any(cell.strip() for cell in record):
+                continue  # a blank line is no row
+            if any("\udc80" <= ch <= "\udcff" for cell in record for ch in cell):
+                rows.bad("invalid_utf8", where, "bytes that are not UTF-8")
+            elif len(record) != len(header):
+                reason = "too_many_fields" if len(record) > len(header) else "too_few_fields"
+                rows.bad(reason, where, f"{len(record)} fields, the header has {len(header)}")
+            else:
+                kept.append(record)
+    except csv.Error as exc:
+        raise SourceError(f"{path}:{reader.line_num}: not readable as CSV ({exc})") from None
+    report = {"source": f"csv:{path}", "rows": len(kept), "skipped": dict(sorted(rows.skipped.items())),
+              "examples": dict(sorted(rows.examples.items()))}  # fmt: skip
+    return header, kept, report
+
+
+def table_reports(generators: list[Any]) -> list[dict[str, Any]]:
+    """Reports of the CSV tables the `sql_exec` generators read (the generator skips the same rows).
+
+    Raises `SourceError` for a bad row of a table source with `on_error: raise`.
+    """
+    reports = []
+    for gen in generators:
+        for source in getattr(gen, "sources", None) or []:
+            if gen.method == "sql_exec" and source.kind == "csv":
+                _, _, report = read_csv_rows(source.path, source.delimiter, gen.max_rows, source.on_error)
+                reports.append(report)
+    return reports
 
 
 def load_documents(cfg: SourceConfig) -> tuple[list[dict], dict[str, int]]:
