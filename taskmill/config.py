@@ -45,13 +45,27 @@ def _validate_nested(model: type[BaseModel], data: Any, prefix: str = "") -> Bas
     path is spelled out here (e.g. `generators.0.tasks.1.type`).
     """
     try:
-        return model.model_validate(data)
+        return model.model_validate(fill_null_sections(model, data))
     except ValidationError as exc:
         parts = []
         for e in exc.errors():
             path = ".".join(str(p) for p in (prefix, *e["loc"]) if str(p) != "")
             parts.append(f"{path}: {explain(e, model) or e['msg'].removeprefix('Value error, ')}")
         raise ValueError(NESTED_MARK + "\n".join(parts)) from None
+
+
+def fill_null_sections(model: type[BaseModel], data: Any) -> Any:
+    """`key:` with nothing under it (YAML null) means "defaults" for a field that is a section (a model)."""
+    if not isinstance(data, dict):
+        return data
+    out = dict(data)
+    for key, value in data.items():
+        field = model.model_fields.get(key) if isinstance(key, str) else None
+        section = field.annotation if field is not None else None
+        if not (isinstance(section, type) and issubclass(section, BaseModel)):
+            continue  # not a section, or one that may be None on purpose (`X | None`)
+        out[key] = {} if value is None else fill_null_sections(section, value)
+    return out
 
 
 class RunConfig(BaseModel):
@@ -196,7 +210,7 @@ def parse_config(data: dict[str, Any], base_dir: str | None = None) -> RunConfig
     if base_dir:
         data = _resolve_paths(data, base_dir)
     try:
-        return RunConfig.model_validate(data)
+        return RunConfig.model_validate(fill_null_sections(RunConfig, data))
     except ValidationError as exc:
         raise ConfigError(_format(exc)) from None
 

@@ -49,6 +49,27 @@ def test_the_smallest_config_has_every_section_typed():
     assert cfg.selection.method == "none" and cfg.curation.exact is not None
 
 
+def test_a_section_key_with_nothing_under_it_means_defaults(tmp_path):
+    from filters.minhash import MinHashConfig
+
+    path = _write(tmp_path, """
+        engine:
+        export:
+        curation:
+          minhash:
+          decontamination:
+        selection:
+          kernel:
+        generators:
+          - method: self_guide
+            tasks: [{name: t, instruction: Say it., examples: [{input: a, output: b}]}]
+            annotation:
+    """)
+    cfg = load_config(path)
+    assert cfg.curation.minhash == MinHashConfig() and cfg.engine.name == "packaged:smollm2"
+    assert cfg.generators[0].annotation.n_annot == 10 and cfg.selection.kernel.kind == "auto"
+
+
 # ---- YAML ------------------------------------------------------------------------------
 
 
