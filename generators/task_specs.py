@@ -130,6 +130,10 @@ def load_task_file(spec: TaskFile | str) -> list[TaskSpec]:
             tasks.append(TaskSpec.model_validate(entry))
         except ValidationError as exc:
             raise _field_errors(exc, where) from None
+    names = [t.name for t in tasks]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise TaskFileError(f"{spec.path}: task names must be unique; repeated: {repeated}")
     return tasks
 
 

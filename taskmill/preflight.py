@@ -97,6 +97,12 @@ def _check_tables(where: str, gen: Any, problems: list[str], warnings: list[str]
     if any(p.startswith(f"{where}.sources.") for p in problems):
         return
     for i, source in enumerate(gen.sources):
+        problem = _table_file_problem(source)
+        if problem:
+            problems.append(f"{where}.sources.{i}: {source.path}: {problem}")
+    if any(p.startswith(f"{where}.sources.") for p in problems):
+        return
+    for i, source in enumerate(gen.sources):
         if source.kind != "csv":
             continue
         try:
@@ -110,8 +116,25 @@ def _check_tables(where: str, gen: Any, problems: list[str], warnings: list[str]
     try:
         if not list_tables(gen):
             problems.append(f"{where}: no tables to generate from (all excluded, or no bundled tables installed)")
-    except Exception as exc:  # sqlite3/duckdb raise their own types for a file that is not a database
-        problems.append(f"{where}.sources: {exc}")
+    except ValueError as exc:
+        problems.append(f"{where}.{exc}")
+
+
+def _table_file_problem(source: Any) -> str | None:
+    """Why a table file cannot be opened as its kind, or None (CSV is checked row by row elsewhere)."""
+    try:
+        if source.kind == "parquet":
+            import pyarrow.parquet as pq
+
+            pq.ParquetFile(source.path).schema_arrow  # reads the footer only
+        elif source.kind in ("sqlite", "duckdb"):
+            from generators.sql.tables import db_table_names
+
+            if not db_table_names(source.kind, source.path):
+                return f"the {source.kind} database has no tables"
+    except Exception as exc:  # pyarrow, sqlite3 and duckdb each raise their own types
+        return f"not a readable {source.kind} file ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+    return None
 
 
 def model_problem(name: str, field: str = "engine.name") -> str | None:

@@ -22,12 +22,14 @@ import glob
 import io
 import json
 import os
+import re
 from collections import Counter
 from typing import Any, Iterator, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MAX_EXAMPLES = 5  # places kept per skip reason in the report
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class SourceError(ValueError):
@@ -120,6 +122,9 @@ def _jsonl_rows(path: str, rows: _Rows) -> Iterator[tuple[str, Any]]:
         if isinstance(whole, list):
             for index, row in enumerate(whole):
                 yield f"{name}:{index}", (f"{path}: item {index}", row)
+            return
+        if isinstance(whole, dict):  # one (maybe pretty-printed) object: one row
+            yield f"{name}:0", (path, whole)
             return
     for number, line in iter_jsonl(raw.removeprefix(b"\xef\xbb\xbf")):
         where = f"{path}:{number}"
@@ -219,6 +224,9 @@ def load_source(cfg: SourceConfig) -> tuple[list[dict], dict[str, Any]]:
     for key, (where, value) in _raw_rows(cfg, rows):
         doc = (key, value) if cfg.kind in ("text", "pydoc_topics", "inline") else _document(cfg, key, where, value, rows)
         if doc is None:
+            continue
+        if _SURROGATE.search(doc[1]):  # JSON and YAML allow a lone "\ud800" escape; UTF-8 (and Parquet) cannot hold it
+            rows.bad("invalid_unicode", where, "the text holds a lone surrogate (half a UTF-16 pair)")
             continue
         if doc[0] in found:
             rows.bad("duplicate_id", where, f"id {doc[0]!r} already used by an earlier row")
