@@ -220,15 +220,34 @@ def load_config(path: str) -> RunConfig:
         raise ConfigError(f"config file not found: {path}")
     if os.path.isdir(path):
         raise ConfigError(f"{path}: is a directory, not a config file")
+    lines: dict[tuple, int] = {}
     try:
-        data = load_yaml(path)
+        data = load_yaml(path, lines=lines)
     except InputFileError as exc:
         raise ConfigError(str(exc)) from None
     if data is None:
         raise ConfigError(f"{path}: the config file is empty; it needs at least `generators:`")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the config must be a YAML mapping (key: value), not a {type(data).__name__}")
-    return parse_config(data, base_dir=os.path.dirname(os.path.abspath(path)))
+    try:
+        return parse_config(data, base_dir=os.path.dirname(os.path.abspath(path)))
+    except ConfigError as exc:
+        raise ConfigError(_with_places(str(exc), path, lines)) from None
+
+
+def _with_places(message: str, path: str, lines: dict[tuple, int]) -> str:
+    """Prefix each `  field.path: problem` line with `file:line:` of the nearest key the YAML has."""
+    out = []
+    for line in message.splitlines():
+        field, sep, rest = line.strip().partition(": ")
+        if not line.startswith("  ") or not sep:
+            out.append(line.replace("invalid taskmill config:", f"invalid taskmill config {path}:"))
+            continue
+        keys = tuple(int(p) if p.isdigit() else p for p in field.split(" ")[0].split("."))
+        while keys and keys not in lines:
+            keys = keys[:-1]
+        out.append(f"  {path}:{lines[keys]}: {field}: {rest}" if keys else line)
+    return "\n".join(out)
 
 
 _PATH_KEYS = {"path", "paths", "specs", "task_files", "tables", "eval_sets", "target_path"}

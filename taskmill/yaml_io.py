@@ -107,8 +107,11 @@ class _Recursive(Exception):
         self.node = node
 
 
-def parse_yaml(text: str, path: str, max_nodes: int = MAX_NODES) -> Any:
-    """Parse one YAML document strictly; `path` only names the file in errors."""
+def parse_yaml(text: str, path: str, max_nodes: int = MAX_NODES, lines: dict | None = None) -> Any:
+    """Parse one YAML document strictly; `path` only names the file in errors.
+
+    With `lines` (a dict), fills it with key path (tuple of keys and list indices) → 1-based line.
+    """
     loader = None
     try:
         loader = _StrictLoader(text)
@@ -124,6 +127,8 @@ def parse_yaml(text: str, path: str, max_nodes: int = MAX_NODES) -> Any:
         except _Recursive as exc:
             mark = exc.node.start_mark
             raise InputFileError(f"{path}:{mark.line + 1}:{mark.column + 1}: recursive alias (a value contains itself)") from None
+        if lines is not None:
+            _record_lines(node, (), lines)
         return loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -143,6 +148,18 @@ def parse_yaml(text: str, path: str, max_nodes: int = MAX_NODES) -> Any:
             loader.dispose()
 
 
+def _record_lines(node: yaml.Node, prefix: tuple, lines: dict) -> None:
+    lines.setdefault(prefix, node.start_mark.line + 1)
+    if isinstance(node, yaml.SequenceNode):
+        for index, child in enumerate(node.value):
+            _record_lines(child, prefix + (index,), lines)
+    elif isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                lines.setdefault(prefix + (key.value,), key.start_mark.line + 1)
+                _record_lines(value, prefix + (key.value,), lines)
+
+
 def parse_json(text: str, path: str) -> Any:
     """Parse JSON text; errors name the file, line and column."""
     try:
@@ -153,9 +170,9 @@ def parse_json(text: str, path: str) -> Any:
         raise InputFileError(f"{path}: JSON nested too deeply") from None
 
 
-def load_yaml(path: str, max_nodes: int = MAX_NODES) -> Any:
-    """Read and parse a YAML file strictly (see the module docstring)."""
-    return parse_yaml(read_utf8(path), path, max_nodes)
+def load_yaml(path: str, max_nodes: int = MAX_NODES, lines: dict | None = None) -> Any:
+    """Read and parse a YAML file strictly (see the module docstring); `lines` as in `parse_yaml`."""
+    return parse_yaml(read_utf8(path), path, max_nodes, lines)
 
 
 def load_structured(path: str) -> Any:

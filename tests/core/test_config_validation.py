@@ -184,3 +184,21 @@ def test_a_key_with_no_near_match_lists_the_allowed_ones():
 def test_generator_that_is_not_a_mapping_names_its_index():
     with pytest.raises(ConfigError, match=r"generators\.1: each generator is a mapping with a `method`"):
         parse_config({"generators": [SQL, "sql_exec"]})
+
+
+def test_field_errors_from_a_file_carry_its_name_and_line(tmp_path):
+    path = _write(tmp_path, """
+        name: x
+        generators:
+          - method: sql_exec
+            renderr: tapex
+        sources:
+          - kind: pydoc_topics
+            limit: -1
+    """)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    lines = str(err.value).splitlines()
+    assert lines[0] == f"invalid taskmill config {path}:"
+    assert f"  {path}:5: generators.0.renderr: unknown field 'renderr' (did you mean 'renderer'?)" in lines
+    assert f"  {path}:8: sources.0.limit: Input should be greater than or equal to 1 (got -1)" in lines
