@@ -23,7 +23,7 @@ import time
 from collections import Counter
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MEMORY_CAP_BYTES = 12 * 2**30  # address space per worker
+MEMORY_CAP_BYTES = 6 * 2**30  # address space per worker
 
 
 def _worker(root: str, seed: int) -> None:
@@ -37,10 +37,13 @@ def _worker(root: str, seed: int) -> None:
 
     out = []
     for case in build_cases(root, seed):
+        start = time.perf_counter()
         try:
             outcome = run_case(case)
         except MemoryError:
             outcome = Outcome(case, "unhandled", "MemoryError (address-space cap reached)")
+        if time.perf_counter() - start > 5:
+            print(f"  slow case {case.name}: {time.perf_counter() - start:.0f} s ({outcome.status})", file=sys.stderr, flush=True)
         out.append({"name": case.name, "kind": case.kind, "status": outcome.status, "detail": outcome.detail[:500]})
     json.dump(out, sys.stdout)
 
@@ -51,11 +54,11 @@ def _run_tree(tree: str, seed: int) -> tuple[list[dict], float]:
         start = time.perf_counter()
         done = subprocess.run(
             [sys.executable, __file__, "--worker", root, "--seed", str(seed)],
-            env=env, cwd=root, capture_output=True, text=True, check=False,
+            env=env, cwd=root, stdout=subprocess.PIPE, text=True, check=False,
         )  # fmt: skip
         seconds = time.perf_counter() - start
     if done.returncode != 0:
-        sys.exit(f"fuzz worker for {tree} failed:\n{done.stderr[-3000:]}")
+        sys.exit(f"fuzz worker for {tree} failed (exit {done.returncode}); its stderr is above")
     return json.loads(done.stdout), seconds
 
 

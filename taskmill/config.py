@@ -196,7 +196,7 @@ def _format(error: ValidationError) -> str:
     for e in error.errors():
         message = e["msg"].removeprefix("Value error, ")
         if message.startswith(NESTED_MARK):
-            lines += [f"  {line}" for line in message.removeprefix(NESTED_MARK).splitlines()]
+            lines += [f"  {line}" for line in message.removeprefix(NESTED_MARK).split("\n")]
             continue
         path = ".".join(str(p) for p in e["loc"]) or "(top level)"
         better = explain(e, RunConfig)
@@ -238,7 +238,7 @@ def load_config(path: str) -> RunConfig:
 def _with_places(message: str, path: str, lines: dict[tuple, int]) -> str:
     """Prefix each `  field.path: problem` line with `file:line:` of the nearest key the YAML has."""
     out = []
-    for line in message.splitlines():
+    for line in message.split("\n"):
         field, sep, rest = line.strip().partition(": ")
         if not line.startswith("  ") or not sep:
             out.append(line.replace("invalid taskmill config:", f"invalid taskmill config {path}:"))
