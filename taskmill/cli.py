@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _prefect_defaults()
 
-    from taskmill.config import ConfigError, load_config
+    from taskmill.config import ConfigError
     from taskmill.sources import SourceError
 
     try:
