@@ -3,8 +3,9 @@
 Builds the seeded cases of `tests/fuzz/cases.py` (documents, tables, task files,
 configs) and runs each through `tests/fuzz/harness.py` in a worker process, once
 for this tree and, with `--baseline-tree`, once for another checkout (e.g. main
-before issue 9) on the very same files. Workers run with an address-space cap so
-an alias bomb cannot take the machine's memory.
+before issue 9) on the very same files. Each case runs in a forked child with an
+address-space cap and a wall-clock limit, so an alias bomb or a hang in C code costs
+only that case (counted as unhandled), not the machine's memory.
 
     python bench/fuzz.py [--seed 0] [--baseline-tree /path/to/other/checkout] [--show 20]
 
@@ -23,28 +24,72 @@ import time
 from collections import Counter
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MEMORY_CAP_BYTES = 6 * 2**30  # address space per worker
+MEMORY_CAP_BYTES = 6 * 2**30  # address space per case
+CASE_TIMEOUT_S = 60  # wall clock per case (the harness's own alarm is 30 s; this catches hangs in C code)
+
+
+PRELOAD = ("taskmill.config", "taskmill.sources", "taskmill.preflight", "generators.sql", "generators.bonito",
+           "generators.self_guide.config", "filters", "selection", "pyarrow.parquet")  # fmt: skip
+
+
+def _isolated(case, timeout_s: float) -> dict:
+    """Run one case in a forked child: a hang in C code or a memory blow-up only costs that child."""
+    import resource
+    import select
+    import signal
+
+    from tests.fuzz.harness import run_case
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(read_end)
+        try:
+            resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP_BYTES, MEMORY_CAP_BYTES))
+            outcome = run_case(case)
+            result = {"status": outcome.status, "detail": outcome.detail[:500]}
+        except BaseException as exc:  # noqa: BLE001 — MemoryError and the like, outside run_case's net
+            result = {"status": "unhandled", "detail": f"{type(exc).__name__}: {str(exc)[:400]}"}
+        os.write(write_end, json.dumps(result).encode())
+        os._exit(0)
+    os.close(write_end)
+    ready, _, _ = select.select([read_end], [], [], timeout_s)
+    if not ready:
+        os.kill(pid, signal.SIGKILL)
+    chunks = []
+    while ready:
+        chunk = os.read(read_end, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(read_end)
+    _, status = os.waitpid(pid, 0)
+    if not ready:
+        return {"status": "unhandled", "detail": f"hang: killed after {timeout_s:.0f} s"}
+    if not chunks:
+        return {"status": "unhandled", "detail": f"crashed (wait status {status})"}
+    return json.loads(b"".join(chunks))
 
 
 def _worker(root: str, seed: int) -> None:
-    import resource
+    import importlib
 
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP_BYTES, MEMORY_CAP_BYTES))
     # bench/ is sys.path[0] for a script, and bench/generators.py would shadow the `generators` package
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+    for module in PRELOAD:  # imported once here, so each forked case starts warm
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            pass  # an older tree without that module
     from tests.fuzz.cases import build_cases
-    from tests.fuzz.harness import Outcome, run_case
 
     out = []
     for case in build_cases(root, seed):
         start = time.perf_counter()
-        try:
-            outcome = run_case(case)
-        except MemoryError:
-            outcome = Outcome(case, "unhandled", "MemoryError (address-space cap reached)")
+        result = _isolated(case, CASE_TIMEOUT_S)
         if time.perf_counter() - start > 5:
-            print(f"  slow case {case.name}: {time.perf_counter() - start:.0f} s ({outcome.status})", file=sys.stderr, flush=True)
-        out.append({"name": case.name, "kind": case.kind, "status": outcome.status, "detail": outcome.detail[:500]})
+            print(f"  slow case {case.name}: {time.perf_counter() - start:.0f} s ({result['status']})", file=sys.stderr, flush=True)
+        out.append({"name": case.name, "kind": case.kind, **result})
     json.dump(out, sys.stdout)
 
 
