@@ -24,7 +24,7 @@ from taskmill.yaml_io import InputFileError, load_yaml
 class RayConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     address: str | None = None  # None: local Ray; "auto" or "ray://host:10001" joins a cluster
-    num_cpus: int | None = None  # local Ray only
+    num_cpus: int | None = Field(None, ge=1)  # local Ray only
     task_cpus: float = Field(0.5, gt=0)  # CPUs each CPU-stage Ray task asks for
 
 
@@ -32,7 +32,7 @@ class ExportConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     formats: list[Literal["messages", "prompt_completion", "alpaca", "sharegpt"]] = ["messages", "alpaca"]
     hf_dataset: bool = True  # also write a `datasets` directory (save_to_disk)
-    dataset_name: str = "taskmill-dataset"
+    dataset_name: str = Field("taskmill-dataset", min_length=1)
 
 
 NESTED_MARK = "nested: "  # errors from _validate_nested already carry their full paths
@@ -71,9 +71,9 @@ def fill_null_sections(model: type[BaseModel], data: Any) -> Any:
 class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = "taskmill"
-    run_id: str | None = None  # default: name + hash of the config, so a rerun resumes
-    run_root: str = "runs"  # local path or any pyarrow filesystem URI
+    name: str = Field("taskmill", min_length=1)
+    run_id: str | None = Field(None, min_length=1)  # default: name + hash of the config, so a rerun resumes
+    run_root: str = Field("runs", min_length=1)  # local path or any pyarrow filesystem URI
     seed: int = 42
     ray: RayConfig = RayConfig()
     engine: EngineSettings = EngineSettings()

@@ -145,6 +145,9 @@ def test_recursive_alias_and_empty_and_non_mapping_files(tmp_path):
         ({"selection": {"budget": -1}}, r"selection\.budget"),
         ({"engine": {"max_model_len": 0}}, r"engine\.max_model_len: must be >= 1"),
         ({"engine": {"gpu_memory_utilization": 1.5}}, r"engine\.gpu_memory_utilization"),
+        ({"ray": {"num_cpus": 0}}, r"ray\.num_cpus"),
+        ({"name": ""}, r"name: String should have at least 1 character"),
+        ({"export": {"dataset_name": ""}}, r"export\.dataset_name"),
         ({"sources": [{"kind": "jsonl", "path": "x.jsonl", "on_error": "ignore"}]}, r"sources\.0\.on_error: 'ignore' is not one of skip, raise"),
     ],
 )
