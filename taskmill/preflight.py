@@ -87,7 +87,7 @@ def _check_generator(cfg: RunConfig, index: int, gen: Any, problems: list[str], 
 
 def _check_tables(where: str, gen: Any, problems: list[str], warnings: list[str]) -> None:
     from generators.sql.generator import list_tables
-    from taskmill.sources import SourceError, read_csv_rows
+    from taskmill.sources import SourceError, read_csv_rows, table_delimiter
 
     for i, source in enumerate(gen.sources):
         if not os.path.isfile(source.path):
@@ -106,7 +106,7 @@ def _check_tables(where: str, gen: Any, problems: list[str], warnings: list[str]
         if source.kind != "csv":
             continue
         try:
-            _, _, report = read_csv_rows(source.path, source.delimiter, gen.max_rows, source.on_error)
+            _, _, report = read_csv_rows(source.path, table_delimiter(source), gen.max_rows, source.on_error)
         except SourceError as exc:
             problems.append(f"{where}.sources.{i}: {exc}")
             continue

@@ -250,11 +250,14 @@ def load_source(cfg: SourceConfig) -> tuple[list[dict], dict[str, Any]]:
 def read_csv_rows(
     path: str, delimiter: str = ",", max_rows: int | None = None, on_error: str = "skip"
 ) -> tuple[list[str], list[list[str]], dict[str, Any]]:
-    """Header, rows and report of a CSV file; a row with another field count than the header is bad.
+    """Header, rows and report of a CSV table; a row with another field count than the header is bad.
 
-    Bad rows (`too_many_fields`, `too_few_fields`, `invalid_utf8`) are never padded or cut: they are
-    skipped and counted (`on_error="skip"`) or raise `SourceError` naming file and line. `max_rows`
-    counts kept rows. The report has the shape of `load_source`'s, with "rows" for "documents".
+    Follows the SQL generator's CSV reader (`generators/sql/tables.py`), so the report says what
+    it did: rows with the wrong field count (`too_many_fields`, `too_few_fields`) are skipped,
+    never padded or cut; bytes that are not UTF-8 are read as U+FFFD and the row counted under
+    `replaced` (`invalid_utf8`). With `on_error="raise"` the first such row raises `SourceError`
+    naming file and line. `max_rows` counts kept rows. The report has `load_source`'s shape,
+    with "rows" for "documents" and the extra "replaced".
     """
     import csv
 
@@ -266,7 +269,8 @@ def read_csv_rows(
         if on_error == "raise":
             line = raw[: exc.start].count(b"\n") + 1
             raise SourceError(f"{path}:{line}: byte 0x{raw[exc.start]:02x} is not UTF-8") from None
-        text = raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8", errors="surrogateescape")
+        text = raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8", errors="replace")
+    replaced = 0
     # StringIO(newline="") splits records on \r and \n only, as csv wants (str.splitlines also splits on U+2028).
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     kept: list[list[str]] = []
@@ -276,19 +280,18 @@ def read_csv_rows(
             if max_rows is not None and len(kept) >= max_rows:
                 break
             where = f"{path}:{reader.line_num}"
-            if not any(cell.strip() for cell in record):
+            if not record:
                 continue  # a blank line is no row
-            if any("\udc80" <= ch <= "\udcff" for cell in record for ch in cell):
-                rows.bad("invalid_utf8", where, "bytes that are not UTF-8")
-            elif len(record) != len(header):
+            if len(record) != len(header):
                 reason = "too_many_fields" if len(record) > len(header) else "too_few_fields"
                 rows.bad(reason, where, f"{len(record)} fields, the header has {len(header)}")
             else:
+                replaced += any("\ufffd" in cell for cell in record)
                 kept.append(record)
     except csv.Error as exc:
         raise SourceError(f"{path}:{reader.line_num}: not readable as CSV ({exc})") from None
     report = {"source": f"csv:{path}", "rows": len(kept), "skipped": dict(sorted(rows.skipped.items())),
-              "examples": dict(sorted(rows.examples.items()))}  # fmt: skip
+              "examples": dict(sorted(rows.examples.items())), "replaced": {"invalid_utf8": replaced} if replaced else {}}  # fmt: skip
     return header, kept, report
 
 
@@ -301,9 +304,19 @@ def table_reports(generators: list[Any]) -> list[dict[str, Any]]:
     for gen in generators:
         for source in getattr(gen, "sources", None) or []:
             if gen.method == "sql_exec" and source.kind == "csv":
-                _, _, report = read_csv_rows(source.path, source.delimiter, gen.max_rows, source.on_error)
+                _, _, report = read_csv_rows(source.path, table_delimiter(source), gen.max_rows, source.on_error)
                 reports.append(report)
     return reports
+
+
+def table_delimiter(source: Any) -> str:
+    """The delimiter the SQL generator reads a CSV table source with (it guesses when none was set)."""
+    from generators.sql import tables
+
+    guess = getattr(tables, "_guess_delimiter", None)  # the SQL reader's rule, where it has one
+    if guess is None or "delimiter" in source.model_fields_set or source.delimiter != ",":
+        return source.delimiter
+    return guess(source.path, None)
 
 
 def load_documents(cfg: SourceConfig) -> tuple[list[dict], dict[str, int]]:

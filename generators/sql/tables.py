@@ -11,7 +11,9 @@ display and the executed data identical by construction.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import itertools
 import math
 import re
 import sqlite3
@@ -225,12 +227,10 @@ def _attach_numbers(column: Column) -> None:
 
 
 def read_csv(path: str | Path, delimiter: str = ",", max_rows: int | None = None) -> tuple[list[str], list[list[str]]]:
-    # Rows with the wrong field count or bytes that are not UTF-8 are skipped, never padded or cut;
-    # the run's source report counts them (or stops the run, per the source's `on_error`).
-    from taskmill.sources import read_csv_rows
-
-    header, rows, _ = read_csv_rows(str(path), delimiter, max_rows)
-    return header, rows
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        header = next(reader, [])
+        return header, list(itertools.islice(reader, max_rows))
 
 
 def read_parquet(path: str | Path, max_rows: int | None = None) -> tuple[list[str], list[list[Any]]]:

@@ -115,9 +115,10 @@ def test_ragged_csv_rows_are_skipped_not_padded_or_cut(tmp_path):
         read_csv_rows(str(path), on_error="raise")
 
 
-def test_the_sql_table_reader_skips_the_same_rows(tmp_path):
-    from generators.sql.tables import read_csv
-
+def test_csv_bytes_that_are_not_utf8_are_replaced_and_counted_or_raise(tmp_path):
     path = tmp_path / "t.csv"
-    path.write_text(RAGGED)
-    assert read_csv(path) == (["city", "state", "population"], [["alba", "ny", "100"], ["dale\nnorth", "wa", "400"]])
+    path.write_bytes(b"a,b\ncaf\xe9,1\nok,2\n")
+    header, rows, report = read_csv_rows(str(path))
+    assert rows == [["caf\ufffd", "1"], ["ok", "2"]] and report["replaced"] == {"invalid_utf8": 1}
+    with pytest.raises(SourceError, match=rf"^{path}:2: byte 0xe9 is not UTF-8"):
+        read_csv_rows(str(path), on_error="raise")
