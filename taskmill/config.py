@@ -32,7 +32,7 @@ class ExportConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     formats: list[Literal["messages", "prompt_completion", "alpaca", "sharegpt"]] = ["messages", "alpaca"]
     hf_dataset: bool = True  # also write a `datasets` directory (save_to_disk)
-    dataset_name: str = Field("taskmill-dataset", min_length=1)
+    dataset_name: str = "taskmill-dataset"
 
 
 NESTED_MARK = "nested: "  # errors from _validate_nested already carry their full paths
@@ -134,6 +134,8 @@ class RunConfig(BaseModel):
                 f"{NESTED_MARK}selection.budget: 0 selects nothing; omit it to keep every record, "
                 "or give a count >= 1 or a fraction in (0, 1]"
             )
+        if not self.export.dataset_name.strip():
+            raise ValueError(f"{NESTED_MARK}export.dataset_name: must not be empty (it names the exported dataset)")
         engine = self.engine
         for field in ("max_model_len", "max_num_seqs"):
             if getattr(engine, field) < 1:
