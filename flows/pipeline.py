@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 import yaml
@@ -35,7 +36,7 @@ def pipeline(config_path: str = "", config: dict[str, Any] | None = None) -> dic
     logger.info("run %s in %s", cfg.resolved_run_id, store.root)
     ensure_ray(cfg.ray.address, cfg.ray.num_cpus)
 
-    documents = sources_stage(cfg) if cfg.sources else []
+    documents, source_reports = sources_stage(cfg)
     reports = [generate_stage(cfg, gen, documents) for gen in cfg.generators]
     names = [gen.name for gen in cfg.generators]
     curated = curate_stage(cfg, names)
@@ -43,6 +44,12 @@ def pipeline(config_path: str = "", config: dict[str, Any] | None = None) -> dic
 
     summary = build_summary(store, cfg.resolved_run_id, names, reports)
     summary["curation"] = curated
+    summary["sources"] = source_reports
+    skipped: Counter[str] = Counter()
+    for report in source_reports:
+        skipped.update(report["skipped"])
+    summary["rejects"] = {"sources": dict(sorted(skipped.items())), **summary["rejects"]}
+    summary["warnings"] = [f"source {r['source']} gave no rows" for r in source_reports if r.get("documents", r.get("rows")) == 0]
     summary["diversity"] = selected.get("diversity", [])
     paths = export_stage(cfg, selected.get("mixture", []), summary)
     summary["export"] = paths

@@ -19,7 +19,7 @@ from flows.generate import generated_stage
 from taskmill.config import RunConfig
 from taskmill.executors import RayExecutor
 from taskmill.records import from_table, to_table
-from taskmill.sources import load_documents
+from taskmill.sources import load_source, table_reports
 from taskmill.store import RunStore
 
 SHARD_ROWS = 5_000  # rows per shard for stages that re-shard their output
@@ -28,14 +28,24 @@ EMBEDDING_METHODS = {"facility_location", "graph_cut", "logdet", "disparity_sum"
 
 
 @task(name="load-sources", cache_policy=NO_CACHE)
-def sources_stage(cfg: RunConfig) -> list[dict]:
+def sources_stage(cfg: RunConfig) -> tuple[list[dict], list[dict]]:
+    """All documents, and one report per source (documents, skipped rows by reason, example places)."""
     logger = get_run_logger()
     documents: list[dict] = []
+    reports = []
     for source in cfg.sources:
-        docs, skipped = load_documents(source)
-        logger.info("source %s %s: %d documents, skipped %s", source.kind, source.path or "", len(docs), skipped)
+        docs, report = load_source(source)
+        logger.info("source %s: %d documents, skipped %s", report["source"], len(docs), report["skipped"] or "none")
+        for reason, places in report["examples"].items():
+            logger.warning("source %s: skipped %d rows (%s), e.g. %s", report["source"], report["skipped"][reason], reason, places[0])
+        if not docs:
+            logger.warning("source %s gave no documents: generators that read documents will produce nothing from it", report["source"])
         documents.extend(docs)
-    return documents
+        reports.append(report)
+    for report in table_reports(cfg.generators):  # CSV tables: rows skipped for a wrong field count
+        logger.info("table %s: %d rows, skipped %s", report["source"], report["rows"], report["skipped"] or "none")
+        reports.append(report)
+    return documents, reports
 
 
 def _sink(store: RunStore, stage: str):

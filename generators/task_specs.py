@@ -7,12 +7,11 @@ Examples, Instances). Every loader returns validated `TaskSpec`s.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 # `[input]="..."` then `[output]="..."`; non-greedy so that multi-line seeds parse one by one.
 _SEED_BLOCK = re.compile(r'\[input\]\s*=\s*"(.*?)"\s*\[output\]\s*=\s*"(.*?)"', re.DOTALL)
@@ -78,36 +77,80 @@ class TaskFile(BaseModel):
     max_labels: int = Field(default=10, ge=2)  # SNI auto-detection: at most this many distinct outputs
 
 
-def _read(path: str) -> Any:
-    with open(path, encoding="utf-8") as f:
-        if path.endswith((".yaml", ".yml")):
-            import yaml
+class TaskFileError(ValueError):
+    """A task file that cannot be used; the message names the file and the task or field."""
 
-            return yaml.safe_load(f)
-        return json.load(f)
+
+def _read(path: str) -> Any:
+    from taskmill.yaml_io import InputFileError, load_structured
+
+    if not os.path.isfile(path):
+        raise TaskFileError(f"task file not found: {path}")
+    try:
+        return load_structured(path)
+    except InputFileError as exc:
+        raise TaskFileError(str(exc)) from None
+
+
+def _field_errors(exc: ValidationError, where: str) -> TaskFileError:
+    parts = []
+    for e in exc.errors():
+        field = ".".join(str(p) for p in e["loc"]) or "(task)"
+        parts.append(f"{where}: {field}: {e['msg'].removeprefix('Value error, ')}")
+    return TaskFileError("; ".join(parts))
 
 
 def load_task_file(spec: TaskFile | str) -> list[TaskSpec]:
-    """All tasks in one YAML/JSON file (a task, a list of tasks, or {"tasks": [...]}) or SNI file."""
+    """All tasks in one YAML/JSON file (a task, a list of tasks, or {"tasks": [...]}) or SNI file.
+
+    Raises `TaskFileError` naming the file (with line and column for syntax errors, with the
+    task's position and field for content errors).
+    """
     spec = TaskFile(path=spec) if isinstance(spec, str) else spec
     data = _read(spec.path)
     if spec.format == "sni" or (spec.format == "auto" and isinstance(data, dict) and "Definition" in data):
+        if not isinstance(data, dict):
+            raise TaskFileError(f"{spec.path}: an SNI task file is one JSON object, got {type(data).__name__}")
         return [sni_task(data, spec)]
     if isinstance(data, dict) and "tasks" in data:
         data = data["tasks"]
     entries = data if isinstance(data, list) else [data]
+    if not entries or data is None:
+        raise TaskFileError(f"{spec.path}: no tasks in the file")
     tasks = []
-    for entry in entries:
+    for index, entry in enumerate(entries):
+        where = f"{spec.path}: tasks[{index}]"
+        if not isinstance(entry, dict):
+            raise TaskFileError(f"{where}: a task is a mapping with name, instruction, examples; got {type(entry).__name__}")
         if spec.labels is not None:
             entry = {**entry, "labels": spec.labels}
         if spec.task_type != "auto":
             entry = {**entry, "task_type": spec.task_type}
-        tasks.append(TaskSpec.model_validate(entry))
+        try:
+            tasks.append(TaskSpec.model_validate(entry))
+        except ValidationError as exc:
+            raise _field_errors(exc, where) from None
+    names = [t.name for t in tasks]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise TaskFileError(f"{spec.path}: task names must be unique; repeated: {repeated}")
     return tasks
 
 
 def _first_output(value: Any) -> str:
     return str(value[0]) if isinstance(value, list) and value else str(value)
+
+
+def _sni_examples(data: dict, key: str, path: str) -> list[dict]:
+    items = data.get(key) or []
+    if not isinstance(items, list):
+        raise TaskFileError(f"{path}: {key!r} must be a list, got {type(items).__name__}")
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or "input" not in item or "output" not in item:
+            raise TaskFileError(f"{path}: {key}[{index}]: needs 'input' and 'output'")
+        if isinstance(item["output"], list) and not item["output"]:
+            raise TaskFileError(f"{path}: {key}[{index}].output: empty list")
+    return items
 
 
 def sni_task(data: dict, spec: TaskFile) -> TaskSpec:
@@ -119,21 +162,27 @@ def sni_task(data: dict, spec: TaskFile) -> TaskSpec:
     which matters because label mapping takes the first label that matches.
     """
     name = os.path.splitext(os.path.basename(spec.path))[0]
-    definition = data["Definition"]
-    instruction = "\n".join(definition) if isinstance(definition, list) else str(definition)
-    positives = data.get("Positive Examples") or []
+    definition = data.get("Definition")
+    if not definition or not isinstance(definition, (str, list)):
+        raise TaskFileError(f"{spec.path}: 'Definition' must be a non-empty string or list of strings")
+    instruction = "\n".join(map(str, definition)) if isinstance(definition, list) else definition
+    positives = _sni_examples(data, "Positive Examples", spec.path)
+    instances = _sni_examples(data, "Instances", spec.path)
     examples = [{"input": str(e["input"]), "output": _first_output(e["output"])} for e in positives]
     if not examples:
-        raise ValueError(f"{spec.path}: SNI task has no Positive Examples to use as seeds")
+        raise TaskFileError(f"{spec.path}: SNI task has no Positive Examples to use as seeds")
     examples = examples[: spec.max_seeds]
     labels = spec.labels
     task_type = None if spec.task_type == "auto" else spec.task_type
     if labels is None and task_type != "generation":
-        outputs = [e["output"] for e in examples] + [_first_output(i["output"]) for i in data.get("Instances") or []]
+        outputs = [e["output"] for e in examples] + [_first_output(i["output"]) for i in instances]
         seen: dict[str, int] = {}
         for out in outputs:
             seen[out.strip()] = seen.get(out.strip(), 0) + 1
         looks_like_labels = len(seen) <= spec.max_labels and min(seen.values()) >= 2 and len(outputs) > len(seen)
         if looks_like_labels or task_type == "classification":
             labels = list(seen)
-    return TaskSpec(name=name, instruction=instruction, examples=examples, labels=labels, task_type=task_type)
+    try:
+        return TaskSpec(name=name, instruction=instruction, examples=examples, labels=labels, task_type=task_type)
+    except ValidationError as exc:
+        raise _field_errors(exc, spec.path) from None

@@ -31,11 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _prefect_defaults()
 
-    from taskmill.config import ConfigError, load_config
+    from taskmill.config import ConfigError
+    from taskmill.sources import SourceError
 
     try:
         if args.command == "validate":
-            cfg = load_config(args.config)
+            cfg = _checked(args.config)
             print(f"ok: run {cfg.resolved_run_id} → {cfg.run_dir}")
             return 0
         if args.command == "prepare-model":
@@ -50,13 +51,24 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         from flows.pipeline import pipeline
 
-        load_config(args.config)  # config errors before Prefect and Ray start
+        _checked(args.config)  # config and pre-flight errors before Prefect and Ray start
         summary = pipeline(config_path=os.path.abspath(args.config))
         print(json.dumps({"run_dir": summary["run_dir"], "export": summary.get("export", {})}, indent=2))
         return 0
-    except ConfigError as exc:
+    except (ConfigError, SourceError) as exc:
         print(str(exc), file=sys.stderr)
         return 2
+
+
+def _checked(path: str):
+    """The loaded config after pre-flight (`taskmill.preflight`); warnings go to stderr."""
+    from taskmill.config import load_config
+    from taskmill.preflight import preflight
+
+    cfg = load_config(path)
+    for warning in preflight(cfg):
+        print(f"warning: {warning}", file=sys.stderr)
+    return cfg
 
 
 if __name__ == "__main__":

@@ -12,18 +12,19 @@ import os
 import re
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from taskmill.engine.settings import EngineSettings
 from taskmill.records import canonical_json
 from taskmill.sources import SourceConfig
+from taskmill.suggest import explain, hint
+from taskmill.yaml_io import InputFileError, load_yaml
 
 
 class RayConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     address: str | None = None  # None: local Ray; "auto" or "ray://host:10001" joins a cluster
-    num_cpus: int | None = None  # local Ray only
+    num_cpus: int | None = Field(None, ge=1)  # local Ray only
     task_cpus: float = Field(0.5, gt=0)  # CPUs each CPU-stage Ray task asks for
 
 
@@ -50,33 +51,49 @@ def _validate_nested(model: type[BaseModel], data: Any, prefix: str = "") -> Bas
     path is spelled out here (e.g. `generators.0.tasks.1.type`).
     """
     try:
-        return model.model_validate(data)
+        return model.model_validate(fill_null_sections(model, data))
     except ValidationError as exc:
         parts = []
         for e in exc.errors():
             path = ".".join(str(p) for p in (prefix, *e["loc"]) if str(p) != "")
-            parts.append(f"{path}: {e['msg'].removeprefix('Value error, ')}")
+            parts.append(f"{path}: {explain(e, model) or e['msg'].removeprefix('Value error, ')}")
         raise ValueError(NESTED_MARK + "\n".join(parts)) from None
+
+
+def fill_null_sections(model: type[BaseModel], data: Any) -> Any:
+    """`key:` with nothing under it (YAML null) means "defaults" for a field that is a section (a model)."""
+    if not isinstance(data, dict):
+        return data
+    out = dict(data)
+    for key, value in data.items():
+        field = model.model_fields.get(key) if isinstance(key, str) else None
+        section = field.annotation if field is not None else None
+        if not (isinstance(section, type) and issubclass(section, BaseModel)):
+            continue  # not a section, or one that may be None on purpose (`X | None`)
+        out[key] = {} if value is None else fill_null_sections(section, value)
+    return out
 
 
 class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = "taskmill"
-    run_id: str | None = None  # default: name + hash of the config, so a rerun resumes
-    run_root: str = "runs"  # local path or any pyarrow filesystem URI
+    name: str = Field("taskmill", min_length=1)
+    run_id: str | None = Field(None, min_length=1)  # default: name + hash of the config, so a rerun resumes
+    run_root: str = Field("runs", min_length=1)  # local path or any pyarrow filesystem URI
     seed: int = 42
     ray: RayConfig = RayConfig()
     engine: EngineSettings = EngineSettings()
     sources: list[SourceConfig] = []
     generators: list[Any] = Field(min_length=1)
-    curation: Any = Field(default_factory=dict)
-    selection: Any = Field(default_factory=dict)
+    # validate_default: the `mode="before"` validators below must also turn a missing section into its model
+    curation: Any = Field(default_factory=dict, validate_default=True)
+    selection: Any = Field(default_factory=dict, validate_default=True)
     export: ExportConfig = ExportConfig()
 
     @field_validator("generators", mode="before")
     @classmethod
     def _generators(cls, value: Any) -> list[Any]:
+        from generators import REGISTRY
         from generators.base import load_generator_class
 
         if not isinstance(value, list):
@@ -87,7 +104,16 @@ class RunConfig(BaseModel):
                 out.append(item)
                 continue
             if not isinstance(item, dict) or "method" not in item:
-                raise ValueError("each generator needs a `method` (e.g. bonito, self_guide, sql_exec)")
+                raise ValueError(
+                    f"{NESTED_MARK}generators.{index}: each generator is a mapping with a `method` "
+                    f"(one of {', '.join(sorted(REGISTRY))})"
+                )
+            method = item["method"]
+            if not isinstance(method, str) or method not in REGISTRY:
+                raise ValueError(
+                    f"{NESTED_MARK}generators.{index}.method: unknown generator method {method!r}; "
+                    f"allowed: {sorted(REGISTRY)}{hint(method, REGISTRY)}"
+                )
             out.append(_validate_nested(load_generator_class(item["method"]).Config, item, f"generators.{index}"))
         return assign_stage_names(out)
 
@@ -104,6 +130,26 @@ class RunConfig(BaseModel):
         from selection import SelectionConfig
 
         return value if isinstance(value, SelectionConfig) else _validate_nested(SelectionConfig, value or {}, "selection")
+
+    @model_validator(mode="after")
+    def _no_nonsense(self) -> "RunConfig":
+        """Values each section accepts alone but that make no run (checked here, across sections)."""
+        budget = getattr(self.selection, "budget", None)
+        if isinstance(budget, int) and not isinstance(budget, bool) and budget == 0:
+            raise ValueError(
+                f"{NESTED_MARK}selection.budget: 0 selects nothing; omit it to keep every record, "
+                "or give a count >= 1 or a fraction in (0, 1]"
+            )
+        if not self.export.dataset_name.strip():
+            raise ValueError(f"{NESTED_MARK}export.dataset_name: must not be empty (it names the exported dataset)")
+        engine = self.engine
+        for field in ("max_model_len", "max_num_seqs"):
+            if getattr(engine, field) < 1:
+                raise ValueError(f"{NESTED_MARK}engine.{field}: must be >= 1 (got {getattr(engine, field)})")
+        utilization = engine.gpu_memory_utilization
+        if utilization is not None and not 0 < utilization <= 1:
+            raise ValueError(f"{NESTED_MARK}engine.gpu_memory_utilization: must be in (0, 1] (got {utilization})")
+        return self
 
     def resolved(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -158,11 +204,12 @@ def _format(error: ValidationError) -> str:
     for e in error.errors():
         message = e["msg"].removeprefix("Value error, ")
         if message.startswith(NESTED_MARK):
-            lines += [f"  {line}" for line in message.removeprefix(NESTED_MARK).splitlines()]
+            lines += [f"  {line}" for line in message.removeprefix(NESTED_MARK).split("\n")]
             continue
         path = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        shown = e["type"] != "missing" and not isinstance(e.get("input"), (dict, list))
-        lines.append(f"  {path}: {message}" + (f" (got {e['input']!r})" if shown else ""))
+        better = explain(e, RunConfig)
+        shown = better is None and e["type"] != "missing" and not isinstance(e.get("input"), (dict, list))
+        lines.append(f"  {path}: {better or message}" + (f" (got {e['input']!r})" if shown else ""))
     return "invalid taskmill config:\n" + "\n".join(lines)
 
 
@@ -171,7 +218,7 @@ def parse_config(data: dict[str, Any], base_dir: str | None = None) -> RunConfig
     if base_dir:
         data = _resolve_paths(data, base_dir)
     try:
-        return RunConfig.model_validate(data)
+        return RunConfig.model_validate(fill_null_sections(RunConfig, data))
     except ValidationError as exc:
         raise ConfigError(_format(exc)) from None
 
@@ -179,11 +226,36 @@ def parse_config(data: dict[str, Any], base_dir: str | None = None) -> RunConfig
 def load_config(path: str) -> RunConfig:
     if not os.path.exists(path):
         raise ConfigError(f"config file not found: {path}")
-    with open(path, encoding="utf-8") as f:
-        data = yaml.safe_load(f) or {}
+    if os.path.isdir(path):
+        raise ConfigError(f"{path}: is a directory, not a config file")
+    lines: dict[tuple, int] = {}
+    try:
+        data = load_yaml(path, lines=lines)
+    except InputFileError as exc:
+        raise ConfigError(str(exc)) from None
+    if data is None:
+        raise ConfigError(f"{path}: the config file is empty; it needs at least `generators:`")
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the config must be a YAML mapping")
-    return parse_config(data, base_dir=os.path.dirname(os.path.abspath(path)))
+        raise ConfigError(f"{path}: the config must be a YAML mapping (key: value), not a {type(data).__name__}")
+    try:
+        return parse_config(data, base_dir=os.path.dirname(os.path.abspath(path)))
+    except ConfigError as exc:
+        raise ConfigError(_with_places(str(exc), path, lines)) from None
+
+
+def _with_places(message: str, path: str, lines: dict[tuple, int]) -> str:
+    """Prefix each `  field.path: problem` line with `file:line:` of the nearest key the YAML has."""
+    out = []
+    for line in message.split("\n"):
+        field, sep, rest = line.strip().partition(": ")
+        if not line.startswith("  ") or not sep:
+            out.append(line.replace("invalid taskmill config:", f"invalid taskmill config {path}:"))
+            continue
+        keys = tuple(int(p) if p.isdigit() else p for p in field.split(" ")[0].split("."))
+        while keys and keys not in lines:
+            keys = keys[:-1]
+        out.append(f"  {path}:{lines[keys]}: {field}: {rest}" if keys else line)
+    return "\n".join(out)
 
 
 _PATH_KEYS = {"path", "paths", "specs", "task_files", "tables", "eval_sets", "target_path"}

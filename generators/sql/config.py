@@ -38,6 +38,7 @@ class TableSource(BaseModel):
     name: str | None = None  # CSV/Parquet: table name (default: the file stem)
     delimiter: str = ","  # CSV only; `.tsv` files default to a tab
     column_types: dict[str, ColumnType] = Field(default_factory=dict)  # header → type, overrides inference
+    on_error: Literal["skip", "raise"] = "skip"  # CSV rows with a wrong field count: skip and count, or stop
 
     @model_validator(mode="after")
     def _resolve_kind(self) -> "TableSource":

@@ -28,7 +28,7 @@ def test_errors_name_the_field_and_allowed_values():
         parse_config(_minimal(sources=[{"kind": "jsonl"}]))
     with pytest.raises(ConfigError, match=r"generators"):
         parse_config({"generators": []})
-    with pytest.raises(ConfigError, match=r"selection\.method: Input should be 'none'"):
+    with pytest.raises(ConfigError, match=r"selection\.method: 'magic' is not one of none, facility_location"):
         parse_config(_minimal(selection={"method": "magic"}))
     with pytest.raises(ConfigError, match=r"generators\.1\.tasks\.0\.type: unknown Bonito task type 'qq'"):
         parse_config({"generators": [{"method": "sql_exec"}, {"method": "bonito", "tasks": {"qq": 1}}]})

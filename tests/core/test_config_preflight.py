@@ -1,0 +1,109 @@
+"""Pre-flight: `validate` and `run` check every path, model, task file and eval file before any work."""
+
+import sqlite3
+import textwrap
+
+import pytest
+
+from taskmill.config import ConfigError, parse_config
+from taskmill.preflight import preflight
+
+
+def _problems(data) -> str:
+    with pytest.raises(ConfigError) as err:
+        preflight(parse_config(data))
+    return str(err.value)
+
+
+def test_every_missing_path_is_listed_at_once(tmp_path):
+    message = _problems({
+        "sources": [{"kind": "jsonl", "path": str(tmp_path / "docs.jsonl")}, {"kind": "datasets", "path": str(tmp_path)}],
+        "generators": [
+            {"method": "bonito", "tasks": {"qa": 1}},
+            {"method": "self_guide", "task_files": [str(tmp_path / "tasks.yaml")]},
+            {"method": "sql_exec", "sources": [{"path": str(tmp_path / "t.csv")}]},
+        ],
+        "engine": {"name": str(tmp_path / "model")},
+        "curation": {"decontamination": {"evals": [{"name": "gsm", "path": str(tmp_path / "gsm.jsonl")}]}},
+    })  # fmt: skip
+    assert f"sources.0.path: '{tmp_path / 'docs.jsonl'}': no such file or directory" in message
+    assert f"sources.1.path: '{tmp_path}' is not a `datasets` dir" in message
+    assert f"generators.1 (self_guide).task_files: task file not found: {tmp_path / 'tasks.yaml'}" in message
+    assert f"generators.2 (sql_exec).sources.0.path: no file at '{tmp_path / 't.csv'}'" in message
+    assert f"engine.name: no model directory at '{tmp_path / 'model'}'" in message
+    assert f"curation.decontamination.evals.0 (gsm).path: no file or datasets dir at '{tmp_path / 'gsm.jsonl'}'" in message
+    assert "Repo id" not in message
+
+
+@pytest.mark.parametrize("name", ["models/smol-135m", "./my-model", "~/nowhere/model", "packaged:smolm2"])
+def test_model_that_is_not_there_is_named_not_a_repo_id_error(name):
+    message = _problems({"sources": [{"kind": "pydoc_topics"}], "generators": [{"method": "bonito", "tasks": {"qa": 1}}], "engine": {"name": name}})
+    assert "engine.name:" in message and "Repo id" not in message
+    if name.startswith("packaged:"):
+        assert "did you mean 'packaged:smollm2'?" in message
+
+
+def test_model_dir_without_config_and_openai_without_base_url(tmp_path):
+    gen = {"sources": [{"kind": "pydoc_topics"}], "generators": [{"method": "bonito", "tasks": {"qa": 1}}]}
+    assert "no config.json" in _problems({**gen, "engine": {"name": str(tmp_path)}})
+    assert "engine.base_url: required" in _problems({**gen, "engine": {"backend": "openai"}})
+
+
+def test_a_symbolic_only_config_does_not_need_a_model():
+    assert preflight(parse_config({"generators": [{"method": "sql_exec"}], "engine": {"name": "/no/such/model"}})) == []
+
+
+def test_bonito_without_sources():
+    assert "bonito generates from documents; add a `sources:` section" in _problems({"generators": [{"method": "bonito", "tasks": {"qa": 1}}]})
+
+
+def test_task_file_content_errors_name_file_task_and_field(tmp_path):
+    bad = tmp_path / "t.yaml"
+    bad.write_text("tasks:\n  - name: ok\n    instruction: Say hi.\n    examples: [{input: a, output: b}]\n  - name: broken\n    instruction: x\n")
+    assert f"{bad}: tasks[1]: examples: Field required" in _problems({"generators": [{"method": "self_guide", "task_files": [str(bad)]}]})
+    syntax = tmp_path / "s.yaml"
+    syntax.write_text("tasks:\n  - name: [unclosed\n")
+    assert f"{syntax}:3:1:" in _problems({"generators": [{"method": "self_guide", "task_files": [str(syntax)]}]})
+    sni = tmp_path / "sni.json"
+    sni.write_text('{"Definition": ["Answer."], "Positive Examples": [{"input": "q"}]}')
+    assert f"{sni}: Positive Examples[0]: needs 'input' and 'output'" in _problems({"generators": [{"method": "self_guide", "task_files": [str(sni)]}]})
+
+
+def test_sql_tables_checked_and_ragged_rows_per_on_error(tmp_path):
+    db = tmp_path / "shop.sqlite"
+    with sqlite3.connect(db) as conn:
+        conn.execute("create table items (name text, price real)")
+    assert "['orders'] not in" in _problems({"generators": [{"method": "sql_exec", "sources": [{"path": str(db), "tables": ["orders"]}]}]})
+    csv = tmp_path / "t.csv"
+    csv.write_text("a,b\n1,2\n3\n")
+    strict = {"generators": [{"method": "sql_exec", "sources": [{"path": str(csv), "on_error": "raise"}]}]}
+    assert f"generators.0 (sql_exec).sources.0: {csv}:3: 1 fields, the header has 2" in _problems(strict)
+    lenient = parse_config({"generators": [{"method": "sql_exec", "sources": [{"path": str(csv)}]}]})
+    (warning,) = preflight(lenient)
+    assert "1 rows will be skipped {'too_few_fields': 1}" in warning
+
+
+def test_empty_source_files_warn(tmp_path):
+    (tmp_path / "empty.jsonl").write_bytes(b"")
+    warnings = preflight(parse_config({"sources": [{"kind": "jsonl", "path": str(tmp_path / "empty.jsonl")}], "generators": [{"method": "sql_exec"}]}))
+    assert warnings == [f"sources.0.path: every file at '{tmp_path / 'empty.jsonl'}' is empty; this source gives no documents"]
+
+
+def test_cli_validate_and_run_stop_before_prefect(tmp_path, monkeypatch, capsys):
+    import flows.pipeline
+    from taskmill.cli import main
+
+    config = tmp_path / "c.yaml"
+    config.write_text(textwrap.dedent("""
+        sources: [{kind: text, path: no_such_dir}]
+        generators: [{method: sql_exec, tasks_per_table: 1}]
+    """))
+    monkeypatch.setattr(flows.pipeline, "pipeline", lambda **_: pytest.fail("run started the flow despite a missing path"))
+    for command in ("validate", "run"):
+        assert main([command, str(config)]) == 2
+        err = capsys.readouterr().err
+        assert f"sources.0.path: '{tmp_path / 'no_such_dir'}': no such file or directory" in err
+        assert "Traceback" not in err
+    config.write_text("generators: [{method: sql_exec}]\nseed: 1\nseed: 2\n")
+    assert main(["validate", str(config)]) == 2
+    assert capsys.readouterr().err.strip() == f"{config}:3:1: duplicate key 'seed' (first at line 2)"
