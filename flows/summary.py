@@ -91,4 +91,6 @@ def render_text(summary: dict[str, Any]) -> str:
     )
     for fmt, f in (summary.get("token_lengths") or {}).get("formats", {}).items():
         out.append(f"  tokens per {fmt + ' record':<24} p50 {f['p50']}  p90 {f['p90']}  p99 {f['p99']}  max {f['max']}")
+    # Warnings last, where the eye lands when the run ends (empty sources, ...).
+    out += [f"  warning: {w}" for w in summary.get("warnings", [])]
     return "\n".join(out)

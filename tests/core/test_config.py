@@ -67,3 +67,12 @@ def test_repeated_generator_name_is_a_config_error():
 
     with pytest.raises(ConfigError, match="repeated: \\['a'\\]"):
         parse_config({"generators": [{"method": "sql_exec", "name": "a"}, {"method": "sql_exec", "name": "a"}]})
+
+
+def test_run_summary_text_ends_with_the_warnings():
+    from flows.summary import render_text
+
+    summary = {"run_id": "r", "run_dir": "runs/r", "records_per_stage": {"curated": 0}, "rejects": {},
+               "prompt_tokens": 0, "completion_tokens": 0, "tokens_per_s": 0.0,
+               "warnings": ["source docs.jsonl gave no rows"]}
+    assert render_text(summary).splitlines()[-1] == "  warning: source docs.jsonl gave no rows"
