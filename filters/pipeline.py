@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from filters.decontaminate import DecontaminationConfig, EvalIndex, dataset_report, decontam_text
 from filters.exact import ExactConfig, exact_duplicates
+from filters.judge import JudgeConfig
 from filters.minhash import MinHashConfig, candidate_pairs, cluster_candidates, minhash_text, shingle_hashes
 from filters.rules import RulesConfig
 from filters.scan import RULES_STAGE, scan_batch
@@ -54,6 +55,7 @@ class CurationConfig(BaseModel):
     minhash: MinHashConfig = MinHashConfig()
     semantic: SemanticConfig = SemanticConfig()
     decontamination: DecontaminationConfig = DecontaminationConfig()
+    judge: JudgeConfig = JudgeConfig()  # optional LLM judge; the flow runs it after curate() (flows/judge.py)
     # method → priority; higher is kept first by the dedup stages (e.g. human-written over synthetic)
     priority: dict[str, int] = {}
     batch_size: int = Field(2048, ge=1)  # records per executor task

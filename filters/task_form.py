@@ -167,7 +167,8 @@ def check_repetitive(v: TaskView, cfg: TaskFormConfig) -> Verdict:
 
 def check_fragment(v: TaskView, cfg: TaskFormConfig) -> Verdict:
     for field, text in _generated(v):
-        tail = words(text)[-1:] if text.strip() and not SENTENCE_END.search(text) else []
+        tokens = words(text)
+        tail = tokens[-1:] if len(tokens) >= 3 and not SENTENCE_END.search(text) else []
         if tail and tail[0] in FUNCTION_WORDS:
             return "fragment", {"field": field, "last_word": tail[0]}
     if v.task_type in LONG_FORM_TYPES and len(v.answer.split()) >= cfg.fragment_min_words and not SENTENCE_END.search(v.answer):

@@ -36,8 +36,15 @@ def words(text: str) -> list[str]:
     return [w.lower() for w in WORD.findall(text)]
 
 
+SUFFIXES = ("ing", "ed", "es", "s", "ly")
+
+
 def stem(word: str) -> str:
-    """A crude stem (first 6 letters) so that 'raised' and 'raises' meet; enough for overlap scores."""
+    """A crude stem (one suffix off, then 6 letters) so that 'raised', 'raises' and 'raise' meet."""
+    for suffix in SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
     return word[:6]
 
 
