@@ -123,11 +123,13 @@ def main() -> None:
             out = gen.run_shard(shard, engine)
             rows += [slim(r, name) for r in out.kept]
             kept, rejected = kept + len(out.kept), rejected + len(out.rejects)
-        funnel[name] = {"kept": kept, "rejected_by_generator": rejected}
+        funnel[name] = {"kept": kept, "rejected_by_generator": rejected, "candidates": kept + rejected}
         print(name, funnel[name], flush=True)
     with open(args.out, "w", encoding="utf-8") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    with open(os.path.join(os.path.dirname(args.out), "checkset_funnel.json"), "w", encoding="utf-8") as f:
+        json.dump(funnel, f, indent=1)
     print(json.dumps({"records": len(rows), "funnel": funnel}))
 
 
