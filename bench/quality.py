@@ -79,7 +79,22 @@ def emit(metric: str, value: float, unit: str, baseline: str, goal: str, **extra
     print(json.dumps({"metric": metric, "value": round(value, 4), "unit": unit, "baseline": baseline, "goal": goal, **extra}))
 
 
-def fresh_yield(records: list[dict]) -> tuple[float, dict]:
+def judged_scores(records: list[dict], engine) -> dict[str, float]:
+    """Gate, then the LLM judge (filters/judge.py) on what the gate keeps, with `engine` as the judge."""
+    from filters.judge import JudgeConfig, judge_records
+
+    kept = [dict(r, meta=dict(r["meta"])) for r in records if gate(r) is None]
+    judged, _ = judge_records(kept, engine, JudgeConfig(enabled=True), run_seed=42)
+    ids = {r["id"] for r in judged}
+    junk = [r for r in records if not r["label"]["usable"]]
+    return {
+        "precision": sum(r["label"]["usable"] for r in judged) / len(judged) if judged else 0.0,
+        "recall": sum(r["id"] not in ids for r in junk) / len(junk) if junk else 1.0,
+        "kept": len(ids),
+    }
+
+
+def fresh_yield(records: list[dict]) -> tuple[float, dict, object]:
     """Run the packaged model on the check set's passages in the fields format; usable kept / candidates."""
     sys.path.insert(0, CHECKSET)
     from make_checkset import generators, package_docs, pydoc_docs, slim  # noqa: E402
@@ -103,7 +118,8 @@ def fresh_yield(records: list[dict]) -> tuple[float, dict]:
             label = labelled.get((row["id"], row["output"]))
             unlabelled += label is None
             usable += bool(label)
-    return usable / candidates if candidates else 0.0, {"candidates": candidates, "kept": kept, "unlabelled_kept": unlabelled}
+    detail = {"candidates": candidates, "kept": kept, "unlabelled_kept": unlabelled}
+    return (usable / candidates if candidates else 0.0), detail, engine
 
 
 def main() -> None:
@@ -132,8 +148,13 @@ def main() -> None:
     old_yield = sum(r["label"]["usable"] and gate(r) is None for r in old) / funnel["bonito-json"]["candidates"]
     if args.quick:
         return
-    value, detail = fresh_yield(records)
+    value, detail, engine = fresh_yield(records)
     emit("bonito_usable_yield", value, "usable kept / candidates", f"old json prompted format on the check set: {old_yield:.3f}", "report", **detail)
+    # The same figures with the optional judge after the gate, the packaged model judging.
+    judged = judged_scores(records, engine)
+    base = f"gate alone: precision {full['precision']:.3f}, recall {full['recall']:.3f}"
+    emit("gate_judge_keep_precision", judged["precision"], "share", base, ">= 0.9", kept=judged["kept"], judge=engine.model_name)
+    emit("gate_judge_junk_recall", judged["recall"], "share", base, ">= 0.9", judge=engine.model_name)
 
 
 if __name__ == "__main__":

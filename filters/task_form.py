@@ -11,9 +11,11 @@ is never held against a record.
 Generic checks (every method): placeholder_leak, prompt_leak (long word n-gram
 shared with the generator's own prompt templates, found automatically by
 filters/task_text.py), meta_text, echo, repetitive, fragment. Checks per task
-type (Bonito task type names): no_question, not_yes_no, bad_label,
-answer_not_in_passage, answer_not_an_option, summary_not_shorter,
-summary_off_passage, ungrounded, copies_passage. Each is a reject reason; its
+type (Bonito task type names): no_question, not_yes_no_question, not_yes_no,
+bad_label, wrong_label (a hypothesis copied from the passage not labelled as
+entailed), answer_not_in_passage, answer_not_an_option, unsupported_number
+(a number in a QA answer found in neither passage nor question),
+summary_not_shorter, summary_off_passage, ungrounded, copies_passage. Each is a reject reason; its
 score goes to meta.curation.detail.
 """
 
@@ -50,6 +52,10 @@ QUESTION_START = re.compile(
 )  # fmt: skip
 PLACEHOLDER = re.compile(r"\{\{?\s*[A-Za-z_][\w .]*\}?\}|\[(?:context|passage|input|question|answer|text|response)\]|<(?:context|passage|question|answer)>", re.I)
 SENTENCE_END = re.compile(r"[.!?…)\]\"'”’`*:;]\s*$")
+AUXILIARY_START = re.compile(
+    r"^\W*(?:is|are|was|were|am|does|do|did|can|could|will|would|should|shall|has|have|had|may|might|must)\b", re.I
+)
+QUESTION_PREFIX = re.compile(r"^\s*(?:question|q)\s*:\s*", re.I)
 OPTION_LINE = re.compile(r"^\s*\(?([A-Ha-h])[.)]\s+(.+?)\s*$", re.M)
 
 
@@ -73,6 +79,7 @@ class TaskFormConfig(BaseModel):
     grounding_min: float = Field(0.34, ge=0, le=1)  # share of the task's content words found in the passage
     summary_max_ratio: float = Field(0.8, gt=0)  # summary chars / passage chars
     summary_min_overlap: float = Field(0.5, ge=0, le=1)  # share of the summary's content words in the passage
+    copied_claim_cover: float = Field(0.85, ge=0, le=1)  # NLI/TE: a hypothesis this much copied is entailed
     extractive_min_cover: float = Field(1.0, ge=0, le=1)  # share of the answer's words found in a passage span
 
 
@@ -189,6 +196,16 @@ def check_question(v: TaskView, cfg: TaskFormConfig) -> Verdict:
     return "no_question", {"field": field}
 
 
+def check_yes_no_question(v: TaskView, cfg: TaskFormConfig) -> Verdict:
+    """A yes/no QA task must ask a yes/no question (auxiliary verb first), not a wh-question."""
+    if v.task_type != "yes-no question answering":
+        return None
+    for line in v.task.splitlines():
+        if AUXILIARY_START.match(QUESTION_PREFIX.sub("", line)):
+            return None
+    return "not_yes_no_question", {"field": "task"}
+
+
 def check_label(v: TaskView, cfg: TaskFormConfig) -> Verdict:
     first = (words(v.answer) or [""])[0]
     if v.task_type in YES_NO_TYPES and first not in ("yes", "no"):
@@ -240,6 +257,37 @@ def check_options(v: TaskView, cfg: TaskFormConfig) -> Verdict:
     return "answer_not_an_option", {"options": len(options), "answer": v.answer[:40]}
 
 
+def check_entailment_consistency(v: TaskView, cfg: TaskFormConfig) -> Verdict:
+    """A hypothesis copied from the passage is entailed by it: any other label is wrong."""
+    if v.task_type not in ("natural language inference", "textual entailment") or not v.passage:
+        return None
+    claim = str((v.fields or {}).get("hypothesis") or (v.fields or {}).get("statement") or "")
+    cover = span_cover(claim, v.passage)
+    if len(claim.split()) < 4 or cover < cfg.copied_claim_cover:
+        return None
+    if (words(v.answer) or [""])[0] in ("entailment", "entails", "yes"):
+        return None
+    return "wrong_label", {"span_cover": round(cover, 4), "answer": v.answer[:20]}
+
+
+NUMBER_WORDS = frozenset("one two three four five six seven eight nine ten eleven twelve twenty hundred thousand million".split())
+
+
+def _numbers(text: str) -> set[str]:
+    return {w for w in words(text) if w.isdigit() or w in NUMBER_WORDS}
+
+
+def check_numbers(v: TaskView, cfg: TaskFormConfig) -> Verdict:
+    """A number in a QA answer that neither the passage nor the question contains is made up."""
+    if not v.passage or v.task_type not in QA_TYPES:
+        return None
+    answer = re.sub(r"^\W*[A-Ha-h][.)]\s+", "", v.answer) if v.task_type == "multiple-choice question answering" else v.answer
+    unsupported = sorted(_numbers(answer) - _numbers(v.passage) - _numbers(v.task.split("\nOptions:")[0]))
+    if unsupported:
+        return "unsupported_number", {"numbers": unsupported[:5]}
+    return None
+
+
 def check_summary(v: TaskView, cfg: TaskFormConfig) -> Verdict:
     if v.task_type != "summarization" or not v.passage:
         return None
@@ -276,7 +324,8 @@ def check_copies_passage(v: TaskView, cfg: TaskFormConfig) -> Verdict:
 
 CHECKS = (
     check_placeholder, check_prompt_leak, check_meta_text, check_echo, check_repetitive, check_fragment,
-    check_question, check_label, check_extractive, check_options, check_summary, check_copies_passage, check_grounded,
+    check_question, check_yes_no_question, check_label, check_entailment_consistency, check_extractive, check_options,
+    check_numbers, check_summary, check_copies_passage, check_grounded,
 )  # fmt: skip
 
 
