@@ -28,9 +28,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CHECKSET = os.path.join(HERE, "..", "tests", "quality")
 sys.path.insert(0, os.path.join(HERE, ".."))
 
-from filters.rules import RulesConfig  # noqa: E402
-from filters.scan import rule_verdict  # noqa: E402
-from filters.task_form import TaskFormConfig, task_form_verdict  # noqa: E402
+# filters/ is imported after the vLLM engine starts (see main): vLLM's CPU worker scans the
+# modules already loaded when it forks, and numba's llvmlite (loaded by filters/) makes that scan fail.
 
 
 def load_checkset() -> list[dict]:
@@ -57,6 +56,10 @@ def half(record: dict) -> str:
 
 
 def gate(record: dict, with_task_form: bool = True) -> str | None:
+    from filters.rules import RulesConfig
+    from filters.scan import rule_verdict
+    from filters.task_form import TaskFormConfig, task_form_verdict
+
     verdict = rule_verdict(record, RulesConfig())
     if verdict is None and with_task_form:
         verdict = task_form_verdict(record, TaskFormConfig(enabled=True))
@@ -94,17 +97,20 @@ def judged_scores(records: list[dict], engine) -> dict[str, float]:
     }
 
 
-def fresh_yield(records: list[dict]) -> tuple[float, dict, object]:
+def start_engine():
+    from taskmill.engine.settings import EngineSettings
+    from taskmill.engine.vllm_backend import VLLMEngine
+
+    return VLLMEngine(EngineSettings(max_model_len=2048, max_num_seqs=64))
+
+
+def fresh_yield(records: list[dict], engine) -> tuple[float, dict]:
     """Run the packaged model on the check set's passages in the fields format; usable kept / candidates."""
     sys.path.insert(0, CHECKSET)
     from make_checkset import generators, package_docs, pydoc_docs, slim  # noqa: E402
 
-    from taskmill.engine.settings import EngineSettings
-    from taskmill.engine.vllm_backend import VLLMEngine
-
     labelled = {(r["id"], r["output"]): r["label"]["usable"] for r in records}
     docs = pydoc_docs(14, seed=7) + package_docs(6)
-    engine = VLLMEngine(EngineSettings(max_model_len=2048, max_num_seqs=64))
     name, gen = generators(20)[0]
     candidates = usable = kept = unlabelled = 0
     for shard in gen.plan_shards(docs):
@@ -119,13 +125,14 @@ def fresh_yield(records: list[dict]) -> tuple[float, dict, object]:
             unlabelled += label is None
             usable += bool(label)
     detail = {"candidates": candidates, "kept": kept, "unlabelled_kept": unlabelled}
-    return (usable / candidates if candidates else 0.0), detail, engine
+    return (usable / candidates if candidates else 0.0), detail
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fixture figures only, no fresh model run")
     args = parser.parse_args()
+    engine = None if args.quick else start_engine()
     records = load_checkset()
     kinds = Counter(r["label"]["kind"] for r in records if not r["label"]["usable"])
     print(f"check set: {len(records)} records, {sum(r['label']['usable'] for r in records)} usable; unusable kinds {dict(kinds)}", file=sys.stderr)
@@ -144,11 +151,11 @@ def main() -> None:
     funnel_path = os.path.join(CHECKSET, "checkset_funnel.json")
     with open(funnel_path, encoding="utf-8") as f:
         funnel = json.load(f)
-    old = [r for r in records if r["generator"] == "bonito-json"]
+    old = [r for r in records if r["generator"] == "bonito-json"]  # the whole-pair JSON prompt before issue 10
     old_yield = sum(r["label"]["usable"] and gate(r) is None for r in old) / funnel["bonito-json"]["candidates"]
     if args.quick:
         return
-    value, detail, engine = fresh_yield(records)
+    value, detail = fresh_yield(records, engine)
     emit("bonito_usable_yield", value, "usable kept / candidates", f"old json prompted format on the check set: {old_yield:.3f}", "report", **detail)
     # The same figures with the optional judge after the gate, the packaged model judging.
     judged = judged_scores(records, engine)

@@ -15,6 +15,7 @@ Records: `instruction` = passage + task text, `output` = the answer field;
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -39,8 +40,17 @@ def _list(count_min: int, count_max: int, max_length: int) -> dict[str, Any]:
     return {"type": "array", "items": _text(1, max_length), "minItems": count_min, "maxItems": count_max}
 
 
-QUESTION = _text(10, 200)
-SHORT_ANSWER = _text(1, 160)
+def _pattern(regex: str) -> dict[str, Any]:
+    return {"type": "string", "pattern": regex}
+
+
+# Patterns bound what a small model can write: one line, a question that ends with "?", a yes/no
+# question that opens with an auxiliary verb, a summary that ends a sentence (issue 10 failure kinds).
+AUXILIARIES = "Is|Are|Was|Were|Does|Do|Did|Can|Could|Will|Would|Should|Has|Have|Had|May|Must"
+QUESTION = _pattern(r"^[A-Z][^\n?]{8,180}\?$")
+YES_NO_QUESTION = _pattern(rf"^({AUXILIARIES}) [^\n?]{{6,180}}\?$")
+SHORT_ANSWER = _pattern(r"^[^\n]{1,160}$")
+SENTENCES = _pattern(r"^[A-Z][^\n]{18,380}[.!]$")
 LETTERS = "ABCD"
 
 
@@ -71,7 +81,7 @@ def _mcqa(f: dict[str, Any]) -> tuple[str, str]:
 FORMS: dict[str, TaskForm] = {
     "extractive question answering": TaskForm(
         "Write a question whose answer is a short phrase copied exactly from the passage, and that phrase.",
-        {"question": QUESTION, "answer": _text(1, 120)},
+        {"question": QUESTION, "answer": _pattern(r"^[^\n]{1,120}$")},
         lambda f: (f"Answer the question with words copied from the passage above.\nQuestion: {f['question']}", f["answer"]),
     ),
     "multiple-choice question answering": TaskForm(
@@ -91,7 +101,7 @@ FORMS: dict[str, TaskForm] = {
     ),
     "yes-no question answering": TaskForm(
         "Write a question about the passage that is answered with yes or no, and its answer.",
-        {"question": QUESTION, "answer": _enum("Yes", "No")},
+        {"question": YES_NO_QUESTION, "answer": _enum("Yes", "No")},
         lambda f: (f"Answer yes or no, going by the passage above.\nQuestion: {f['question']}", f["answer"]),
     ),
     "coreference resolution": TaskForm(
@@ -124,12 +134,12 @@ FORMS: dict[str, TaskForm] = {
     ),
     "summarization": TaskForm(
         "Write a summary of the passage in one or two sentences, shorter than the passage.",
-        {"summary": _text(20, 400)},
+        {"summary": SENTENCES},
         lambda f: ("Summarize the passage above in one or two sentences.", f["summary"]),
     ),
     "text generation": TaskForm(
         "Write a request that asks for a short text building on the passage, and that text.",
-        {"request": QUESTION, "text": _text(20, 500)},
+        {"request": _pattern(r"^[A-Z][^\n]{8,198}$"), "text": _text(20, 500)},
         lambda f: (f["request"], f["text"]),
     ),
     "topic classification": TaskForm(
@@ -149,7 +159,7 @@ FORMS: dict[str, TaskForm] = {
     ),
     "natural language inference": TaskForm(
         "Write a hypothesis, and say whether the passage entails it, contradicts it, or neither (neutral).",
-        {"hypothesis": _text(10, 200), "answer": _enum("entailment", "neutral", "contradiction")},
+        {"hypothesis": SENTENCES, "answer": _enum("entailment", "neutral", "contradiction")},
         lambda f: (
             f"Hypothesis: {f['hypothesis']}\nDoes the passage above entail the hypothesis, contradict it, or neither? "
             "Answer entailment, contradiction or neutral.",
@@ -209,7 +219,11 @@ def parse_fields(text: str, task_type_full: str, passage: str) -> tuple[Parsed, 
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 return Parsed(reject="malformed_json", detail={"error": f"field {name}: expected a list of strings"}), None
             cleaned[name] = [" ".join(v.split()) for v in value]
-        elif not isinstance(value, str) or ("enum" in schema and value not in schema["enum"]):
+        elif (
+            not isinstance(value, str)
+            or ("enum" in schema and value not in schema["enum"])
+            or ("pattern" in schema and not re.search(schema["pattern"], value))
+        ):
             return Parsed(reject="malformed_json", detail={"error": f"field {name}: bad value"}), None
         else:
             cleaned[name] = value.strip()

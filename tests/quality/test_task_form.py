@@ -151,3 +151,23 @@ def test_a_broken_record_is_a_reject_not_a_crash():
     assert verdict({"method": "bonito", "instruction": None, "output": 5, "meta": {"context": 3, "task_type": "summarization"}})[0] in (
         "filter_error", "summary_off_passage", "summary_not_shorter"
     )  # fmt: skip
+
+
+def test_yes_no_task_needs_a_yes_no_question():
+    reason, detail = verdict(bonito("What is an exception?", "No", "yes-no question answering"))
+    assert (reason, detail) == ("not_yes_no_question", {"field": "task"})
+    assert verdict(bonito("Question: Is an exception raised where the error is detected?", "Yes", "yes-no question answering")) is None
+
+
+def test_a_hypothesis_copied_from_the_passage_must_be_labelled_entailed():
+    fields = {"hypothesis": "The exception is raised at the point where the error is detected.", "answer": "neutral"}
+    record = bonito("Hypothesis: ...", "neutral", "natural language inference", fields=fields)
+    reason, detail = verdict(record)
+    assert reason == "wrong_label" and detail == {"span_cover": pytest.approx(0.9167, abs=1e-4), "answer": "neutral"}
+    assert verdict(bonito("Hypothesis: ...", "entailment", "natural language inference", fields={**fields, "answer": "entailment"})) is None
+
+
+def test_numbers_in_a_qa_answer_must_come_from_passage_or_question():
+    assert verdict(bonito("How many places can handle an exception?", "Two: 3 blocks.")) == ("unsupported_number", {"numbers": ["3", "two"]})
+    task = "How many handlers?\nOptions:\nA. Five\nB. One"
+    assert verdict(bonito(task, "A. Five", "multiple-choice question answering"))[0] == "unsupported_number"
