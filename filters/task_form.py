@@ -62,7 +62,7 @@ OPTION_LINE = re.compile(r"^\s*\(?([A-Ha-h])[.)]\s+(.+?)\s*$", re.M)
 class TaskFormConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     enabled: bool = False  # off by default: on in examples/demo.yaml
-    skip_methods: list[str] = ["sql_exec"]  # symbolic generators: correct by construction
+    skip_methods: list[str] = ["sql_exec", "sifo_chain"]  # symbolic generators: correct by construction
     placeholder_leak: bool = True
     leak_ngram: int = Field(6, ge=3)  # words shared in a row with the generator's prompt templates
     meta_terms: list[str] = [
@@ -88,7 +88,7 @@ class TaskView:
     method: str
     task_type: str | None
     passage: str
-    task: str  # what the model wrote as the task (question, statement, request...)
+    task: str  # what the model wrote as the task (question, statement, request...; the input without a passage)
     answer: str
     fields: dict[str, Any] | None
     instruction: str
@@ -101,10 +101,12 @@ def task_view(record: dict) -> TaskView:
     instruction = str(record.get("instruction") or "")
     if fields is not None:
         task = "\n".join(str(fields[k]) for k in TASK_FIELDS if k in fields)
-    elif passage and passage in instruction:
+    elif passage:
         task = instruction.replace(passage, " ").strip()
     else:
-        task = str(record.get("input") or "") or instruction
+        # Without a passage the instruction is usually a user's task spec or built by code
+        # (Self-Guide, chains): the model wrote the input, if anything.
+        task = str(record.get("input") or "")
     return TaskView(str(record.get("method") or ""), meta.get("task_type"), passage, task, str(record.get("output") or ""), fields, instruction)
 
 
