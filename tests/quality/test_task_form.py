@@ -77,7 +77,7 @@ def test_meta_text_about_the_format():
 
 def test_fragments():
     reason, detail = verdict(bonito("Create a large-scale dataset comprising 12 million", "It would provide an"))
-    assert (reason, detail) == ("fragment", {"field": "task", "last_word": "comprising"}) or reason == "fragment"
+    assert (reason, detail) == ("fragment", {"field": "answer", "last_word": "an"})
     long_summary = "Exceptions break the normal flow of control so that errors can be handled at"
     assert verdict(bonito("Summarize the passage.", long_summary, "summarization")) == ("fragment", {"field": "answer", "last_word": "at"})
     no_end = "Exceptions break the normal flow of control so that errors get handled elsewhere"
