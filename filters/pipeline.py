@@ -29,10 +29,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from filters.decontaminate import DecontaminationConfig, EvalIndex, dataset_report, decontam_text
 from filters.exact import ExactConfig, exact_duplicates
+from filters.judge import JudgeConfig
 from filters.minhash import MinHashConfig, candidate_pairs, cluster_candidates, minhash_text, shingle_hashes
 from filters.rules import RulesConfig
 from filters.scan import RULES_STAGE, scan_batch
 from filters.semantic import SemanticConfig, semantic_dedup
+from filters.task_form import STAGE as TASK_FORM_STAGE
+from filters.task_form import TaskFormConfig
 from taskmill.executors import LocalExecutor
 from taskmill.records import SCHEMA, from_table, reject, to_table
 
@@ -47,10 +50,12 @@ _OUTCOME = {  # status → (reason, stage, score name)
 class CurationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     rules: RulesConfig = RulesConfig()
+    task_form: TaskFormConfig = TaskFormConfig()  # the quality gate's task-form checks (after the rules)
     exact: ExactConfig = ExactConfig()
     minhash: MinHashConfig = MinHashConfig()
     semantic: SemanticConfig = SemanticConfig()
     decontamination: DecontaminationConfig = DecontaminationConfig()
+    judge: JudgeConfig = JudgeConfig()  # optional LLM judge; the flow runs it after curate() (flows/judge.py)
     # method → priority; higher is kept first by the dedup stages (e.g. human-written over synthetic)
     priority: dict[str, int] = {}
     batch_size: int = Field(2048, ge=1)  # records per executor task
@@ -100,6 +105,7 @@ class _Survivors:
     method_names: dict[str, int] = field(default_factory=dict)
     matches: dict[int, list[tuple[int, float]]] = field(default_factory=dict)
     rule_reasons: Counter = field(default_factory=Counter)
+    task_form_reasons: Counter = field(default_factory=Counter)
     count: int = 0
 
     def freeze(self) -> None:
@@ -148,10 +154,11 @@ def _scan(shards, cfg: CurationConfig, executor, write_rejects, index: EvalIndex
             for number, start, table in pending
             for offset in range(0, table.num_rows, cfg.batch_size)
         ]
-        results = executor.map(scan_batch, [b for _, b, _ in batches], cfg.rules, cfg.exact, cfg.minhash)
+        results = executor.map(scan_batch, [b for _, b, _ in batches], cfg.rules, cfg.exact, cfg.minhash, cfg.task_form)
         rejects: dict[int, list[pa.Table]] = {}
         for (start, batch, number), result in zip(batches, results):
             state.rule_reasons.update(result["reasons"])
+            state.task_form_reasons.update(result.get("task_form_reasons", {}))
             if result["rejects"].num_rows:
                 rejects.setdefault(number, []).append(result["rejects"])
             rows = result["keep_rows"]
@@ -325,7 +332,10 @@ def curate(
     score = np.zeros(n, dtype=np.float32)
     codes = {code: name for name, code in state.method_names.items()}
     priority = np.array([cfg.priority.get(codes[int(m)], 0) for m in range(len(codes))], np.int64)[state.methods] if n else np.zeros(0, np.int64)
-    funnel = [StageFunnel(RULES_STAGE, cfg.rules.enabled, sum(state.shard_sizes), n, dict(sorted(state.rule_reasons.items())))]
+    after_rules = sum(state.shard_sizes) - sum(state.rule_reasons.values())
+    funnel = [StageFunnel(RULES_STAGE, cfg.rules.enabled, sum(state.shard_sizes), after_rules, dict(sorted(state.rule_reasons.items())))]
+    if cfg.task_form.enabled:  # listed only when on, so the funnel of a run without the gate is unchanged
+        funnel.append(StageFunnel(TASK_FORM_STAGE, True, after_rules, n, dict(sorted(state.task_form_reasons.items()))))
 
     def close_stage(stage: str, enabled: bool, seen: int, code: int, reason: str) -> None:
         rejected = int(np.count_nonzero(status == code)) if enabled else 0

@@ -19,6 +19,8 @@ import pyarrow as pa
 from filters.exact import ExactConfig, exact_digest
 from filters.minhash import MinHashConfig, minhash_text, record_band_keys, source_salt
 from filters.rules import RulesConfig, check_record
+from filters.task_form import STAGE as TASK_FORM_STAGE
+from filters.task_form import TaskFormConfig, task_form_verdict
 from taskmill.records import SCHEMA, from_table, reject, to_table
 
 RULES_STAGE = "rules"
@@ -39,9 +41,13 @@ def rule_verdict(record: dict, cfg: RulesConfig) -> tuple[str, dict[str, Any]] |
     return reason, detail
 
 
-def scan_batch(table: pa.Table, rules: RulesConfig, exact: ExactConfig, minhash: MinHashConfig) -> dict[str, Any]:
+def scan_batch(
+    table: pa.Table, rules: RulesConfig, exact: ExactConfig, minhash: MinHashConfig, task_form: TaskFormConfig | None = None
+) -> dict[str, Any]:
     """Rule-filter one batch; return its rejects and the dedup keys of the survivors.
 
+    Records that pass the rules then go through the task-form checks (when on);
+    their rejects have reject_stage "task_form" and are counted in "task_form_reasons".
     Returns {"rejects": table, "reasons": {reason: count}, "keep_rows": int64 row
     numbers, "digests": (k, 32) uint8, "bands": (k, bands) uint64}.
     """
@@ -55,10 +61,24 @@ def scan_batch(table: pa.Table, rules: RulesConfig, exact: ExactConfig, minhash:
         else:
             failed.append((row, verdict))
             reasons[verdict[0]] += 1
+    gate_failed, gate_reasons = [], Counter()
+    if task_form is not None and task_form.enabled and keep_rows:
+        # the checks read meta (task type, passage, fields): decode it for the survivors only
+        metas = table.column("meta").take(keep_rows).to_pylist()
+        passed = []
+        for row, meta in zip(keep_rows, metas):
+            verdict = task_form_verdict({**records[row], "meta": json.loads(meta or "{}")}, task_form)
+            if verdict is None:
+                passed.append(row)
+            else:
+                gate_failed.append((row, verdict))
+                gate_reasons[verdict[0]] += 1
+        keep_rows = passed
     rejects = []
-    if failed:
-        full = from_table(table.take([row for row, _ in failed]))
-        rejects = [reject(record, reason, RULES_STAGE, **detail) for record, (_, (reason, detail)) in zip(full, failed)]
+    for stage, failures in ((RULES_STAGE, failed), (TASK_FORM_STAGE, gate_failed)):
+        if failures:
+            full = from_table(table.take([row for row, _ in failures]))
+            rejects += [reject(record, reason, stage, **detail) for record, (_, (reason, detail)) in zip(full, failures)]
     kept = [records[row] for row in keep_rows]
     digests = np.zeros((len(kept), 32), dtype=np.uint8)
     if exact.enabled and kept:
@@ -75,6 +95,7 @@ def scan_batch(table: pa.Table, rules: RulesConfig, exact: ExactConfig, minhash:
     return {
         "rejects": to_table(rejects) if rejects else SCHEMA.empty_table(),
         "reasons": dict(reasons),
+        "task_form_reasons": dict(gate_reasons),
         "keep_rows": np.asarray(keep_rows, dtype=np.int64),
         "digests": digests,
         "bands": bands,

@@ -11,6 +11,8 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.generate import generate_stage
+from flows.judge import judge_stage
+from flows.quality import gate_table_rows
 from flows.stages import curate_stage, export_stage, select_stage, sources_stage
 from flows.summary import build_summary, render_markdown, render_text
 from taskmill.config import RunConfig, load_config, parse_config
@@ -40,9 +42,10 @@ def pipeline(config_path: str = "", config: dict[str, Any] | None = None) -> dic
     reports = [generate_stage(cfg, gen, documents) for gen in cfg.generators]
     names = [gen.name for gen in cfg.generators]
     curated = curate_stage(cfg, names)
+    judged = judge_stage(cfg) if cfg.curation.judge.enabled else None
     selected = select_stage(cfg)
 
-    summary = build_summary(store, cfg.resolved_run_id, names, reports)
+    summary = build_summary(store, cfg.resolved_run_id, names, reports, judged=judged is not None)
     summary["curation"] = curated
     summary["sources"] = source_reports
     skipped: Counter[str] = Counter()
@@ -50,6 +53,8 @@ def pipeline(config_path: str = "", config: dict[str, Any] | None = None) -> dic
         skipped.update(report["skipped"])
     summary["rejects"] = {"sources": dict(sorted(skipped.items())), **summary["rejects"]}
     summary["warnings"] = [f"source {r['source']} gave no rows" for r in source_reports if r.get("documents", r.get("rows")) == 0]
+    if judged is not None:
+        summary["judge"] = judged
     summary["diversity"] = selected.get("diversity", [])
     paths = export_stage(cfg, selected.get("mixture", []), summary)
     summary["export"] = paths
@@ -59,6 +64,8 @@ def pipeline(config_path: str = "", config: dict[str, Any] | None = None) -> dic
     create_markdown_artifact(markdown=render_markdown(summary), key=f"{key}-summary", description="taskmill run summary")
     reject_rows = [{"stage": s, "reason": r, "records": n} for s, reasons in summary["rejects"].items() for r, n in reasons.items()]
     create_table_artifact(table=reject_rows or [{"stage": "-", "reason": "-", "records": 0}], key=f"{key}-rejects", description="rejects by reason")
+    if summary.get("quality"):
+        create_table_artifact(table=gate_table_rows(summary["quality"]), key=f"{key}-gate", description="quality gate: rejects per generator, stage and reason")
     if selected.get("mixture"):
         create_table_artifact(table=selected["mixture"], key=f"{key}-mixture", description="mixture: task, available, chosen, weight")
     print(render_text(summary))

@@ -16,6 +16,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.generate import generated_stage
+from flows.judge import selection_input
 from taskmill.config import RunConfig
 from taskmill.executors import RayExecutor
 from taskmill.records import from_table, to_table
@@ -97,7 +98,7 @@ def select_stage(cfg: RunConfig) -> dict[str, Any]:
     if store.stage_done("selected"):
         return store.manifest()["stages"]["selected"].get("report", {})
     store.clear_stage("selected")
-    records = from_table(store.read_stage("curated"))
+    records = from_table(store.read_stage(selection_input(cfg)))
     embeddings = None
     if records and cfg.selection.method in EMBEDDING_METHODS:
         cache = EmbeddingCache(store.path("embeddings"))

@@ -12,7 +12,9 @@ from typing import Any
 
 import pyarrow.compute as pc
 
+from filters.gate_report import render_quality_markdown, render_quality_text
 from flows.generate import generated_stage, rejects_stage
+from flows.quality import quality_by_generator
 from taskmill.store import RunStore
 
 
@@ -32,7 +34,9 @@ def _stage_totals(store: RunStore, stage: str) -> dict[str, Any]:
     return totals
 
 
-def build_summary(store: RunStore, run_id: str, names: list[str], generation_reports: list[dict]) -> dict[str, Any]:
+def build_summary(
+    store: RunStore, run_id: str, names: list[str], generation_reports: list[dict], judged: bool = False
+) -> dict[str, Any]:
     per_stage: dict[str, int] = {}
     rejects: dict[str, dict[str, int]] = {}
     completion_tokens = prompt_tokens = 0
@@ -44,6 +48,9 @@ def build_summary(store: RunStore, run_id: str, names: list[str], generation_rep
         prompt_tokens += kept["prompt_tokens"] + dropped["prompt_tokens"]
     per_stage["curated"] = _stage_totals(store, "curated")["rows"]
     rejects["curation"] = _stage_totals(store, "rejects/curation")["reasons"]
+    if judged:
+        per_stage["judged"] = _stage_totals(store, "judged")["rows"]
+        rejects["judge"] = _stage_totals(store, "rejects/judge")["reasons"]
     per_stage["selected"] = _stage_totals(store, "selected")["rows"]
     engine_tokens = sum(r.get("completion_tokens", 0) for r in generation_reports)
     engine_seconds = sum(r.get("engine_seconds", 0.0) for r in generation_reports)
@@ -57,6 +64,8 @@ def build_summary(store: RunStore, run_id: str, names: list[str], generation_rep
         # tokens/s of the generation done in this run (a fully resumed run did none)
         "tokens_per_s": round(engine_tokens / engine_seconds, 1) if engine_seconds else 0.0,
         "generation": generation_reports,
+        # per generator: candidates → kept after the gate → ..., rejects by reason, sample records
+        "quality": quality_by_generator(store, names, judged),
     }
 
 
@@ -66,6 +75,8 @@ def render_markdown(summary: dict[str, Any]) -> str:
     lines += ["", "| rejected at | reason | records |", "|---|---|---|"]
     for stage, reasons in summary["rejects"].items():
         lines += [f"| {stage} | {reason} | {n} |" for reason, n in reasons.items()]
+    if summary.get("quality"):
+        lines += ["", "## Quality gate per generator", "", render_quality_markdown(summary["quality"])]
     lines += [
         "",
         f"Tokens: {summary['prompt_tokens']} prompt, {summary['completion_tokens']} completion; "
@@ -85,6 +96,7 @@ def render_text(summary: dict[str, Any]) -> str:
     for stage, reasons in summary["rejects"].items():
         for reason, n in reasons.items():
             out.append(f"  rejected at {stage:<17} {reason:<22} {n:>6}")
+    out += render_quality_text(summary.get("quality", {}))
     out.append(
         f"  tokens: {summary['prompt_tokens']} prompt / {summary['completion_tokens']} completion;"
         f" {summary['tokens_per_s']} tokens/s this run"

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
+from filters.gate_report import render_quality_markdown
 from taskmill.records import reject, to_table
 
 
@@ -157,6 +158,10 @@ def dataset_card(name: str, records: list[dict], formats: list[str], mixture: li
         _table(stages, ["stage", "records"]),
         "## Rejected records by reason\n",
         "Rejected records are kept in the run's `rejects/` datasets with their reason.\n\n" + _table(funnel, ["stage", "reason", "count"]),
+        "## Quality gate\n",
+        "Per generator: candidates → parsed by the generator → kept after the gate (rule filters and task-form "
+        "checks) → after dedup → selected; rejects by stage and reason; a few kept and rejected records.\n\n"
+        + render_quality_markdown(summary.get("quality", {})),
         "## Mixture\n",
         _table(mixture, ["task", "available", "chosen", "weight"]),
         "## Diversity per task\n",

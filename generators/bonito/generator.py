@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from generators.base import Generator, GeneratorConfig, ShardOutput
+from generators.bonito.fields import build_field_messages, parse_fields, schema_for
 from generators.bonito.prompted import RESPONSE_SCHEMA, build_messages, json_to_prediction
 from generators.bonito.protocol import (
     CODE_OF,
@@ -61,8 +62,10 @@ class BonitoConfig(GeneratorConfig):
     tasks: list[BonitoTask] = Field(min_length=1)
     # auto: protocol mode iff the engine's model name contains "bonito".
     mode: Literal["auto", "protocol", "prompted"] = "auto"
-    # How prompted mode asks for the pair: JSON via structured output, or the pipe marker.
-    prompted_format: Literal["json", "pipe"] = "json"
+    # How prompted mode asks: "fields" (the model fills per-task-type fields under structured
+    # output after demonstrations; code inserts the passage), a whole pair as JSON, or the pipe marker.
+    prompted_format: Literal["fields", "json", "pipe"] = "fields"
+    demonstrations: int = Field(default=2, ge=0, le=2)  # "fields" only: demonstration exchanges per request
     temperature: float = Field(default=0.5, ge=0)
     top_p: float = Field(default=0.95, gt=0, le=1)
     max_tokens: int = Field(default=256, ge=1)
@@ -134,6 +137,9 @@ class BonitoGenerator(Generator):
         if protocol:
             return GenerationRequest(prompt=build_prompt(task.type, item["text"]), seed=seed, **sampling)
         reply_format = self.config.prompted_format
+        if reply_format == "fields":
+            messages = build_field_messages(task.type, item["text"], self.config.demonstrations)
+            return GenerationRequest(messages=messages, seed=seed, json_schema=schema_for(task.type), **sampling)
         return GenerationRequest(
             messages=build_messages(task.type, item["text"], reply_format),
             seed=seed,
@@ -172,7 +178,12 @@ class BonitoGenerator(Generator):
             for i, completion in enumerate(result.completions):
                 rec_meta = {**meta, "raw_prediction": completion.text}
                 parsed, prediction = None, completion.text
-                if not protocol and self.config.prompted_format == "json":
+                if not protocol and self.config.prompted_format == "fields":
+                    parsed, fields = parse_fields(completion.text, item["task_type"], item["text"])
+                    prediction = CONTEXT_PLACEHOLDER  # code placed the passage: nothing to prepend
+                    if fields is not None:
+                        rec_meta["fields"] = fields
+                elif not protocol and self.config.prompted_format == "json":
                     prediction, parsed = json_to_prediction(completion.text)
                 if parsed is None:
                     parsed = parse_prediction(prediction, item["text"], strict=self.config.strict)

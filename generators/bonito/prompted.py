@@ -87,3 +87,12 @@ def json_to_prediction(text: str) -> tuple[str | None, Parsed | None]:
     if not fields_ok:
         return None, Parsed(reject="malformed_json", detail={"error": "missing instruction/response strings"})
     return f"{obj['instruction']}\n{PIPE}\n{obj['response']}", None
+
+
+def prompt_texts() -> list[str]:
+    """The fixed wording these prompts show the model (for the leak check in filters/task_form.py)."""
+    texts = []
+    for task_type in TASK_HINTS:
+        for reply_format in ("json", "pipe"):
+            texts += [m["content"] for m in build_messages(task_type, "\x00", reply_format)]
+    return [piece for text in texts for piece in text.split("\x00")]

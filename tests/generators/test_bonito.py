@@ -187,7 +187,7 @@ def test_prompted_json_mode_records_match_protocol_records():
     doc = [{"id": "doc-7", "text": LIBRARY}]
     reply = {"instruction": "{{context}}\n\nIs it open on Sunday?", "response": "No"}
     json_engine = ScriptedEngine([json.dumps(reply)], model_name="small-instruct")
-    (prompted,), _, _ = run_one(generator(), doc, json_engine)
+    (prompted,), _, _ = run_one(generator(prompted_format="json"), doc, json_engine)
     (request,) = json_engine.requests
     assert request.prompt is None and request.json_schema == RESPONSE_SCHEMA
     assert [m["role"] for m in request.messages] == ["system", "user"]
@@ -206,7 +206,7 @@ def test_prompted_json_mode_rejects():
     engine = ScriptedEngine(
         ['{"instruction": "Q", "resp', '{"instruction": "a<|pipe|>b", "response": "c"}'], model_name="small-instruct"
     )
-    kept, rejects, _ = run_one(generator(n=2), [{"id": "d", "text": "P"}], engine)
+    kept, rejects, _ = run_one(generator(n=2, prompted_format="json"), [{"id": "d", "text": "P"}], engine)
     assert kept == [] and [r["reject_reason"] for r in rejects] == ["malformed_json", "multiple_pipes"]
 
 
@@ -220,9 +220,9 @@ def test_prompted_pipe_mode():
 def test_prompted_mode_prepends_a_forgotten_passage_but_protocol_mode_never_does():
     reply = json.dumps({"instruction": "Is it open on Sunday?", "response": "No"})
     doc = [{"id": "d", "text": LIBRARY}]
-    (rec,), _, _ = run_one(generator(), doc, ScriptedEngine([reply], model_name="small-instruct"))
+    (rec,), _, _ = run_one(generator(prompted_format="json"), doc, ScriptedEngine([reply], model_name="small-instruct"))
     assert rec["instruction"] == LIBRARY + "\n\nIs it open on Sunday?" and rec["meta"]["context_prepended"] is True
-    (kept,), _, _ = run_one(generator(prompted_missing_context="keep"), doc, ScriptedEngine([reply], model_name="small-instruct"))
+    (kept,), _, _ = run_one(generator(prompted_format="json", prompted_missing_context="keep"), doc, ScriptedEngine([reply], model_name="small-instruct"))
     assert kept["instruction"] == "Is it open on Sunday?" and "context_prepended" not in kept["meta"]
     raw = "Is it open on Sunday?\n<|pipe|>\nNo"
     (proto,), _, _ = run_one(generator(mode="protocol"), doc, ScriptedEngine([raw], model_name="small-instruct"))

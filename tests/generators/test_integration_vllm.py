@@ -59,7 +59,7 @@ def test_bonito_on_vllm(vllm_engine):
         assert_lineage(rec, vllm_engine.model_name, "bonito")
         assert rec["sampling"]["temperature"] == 0.5 and rec["sampling"]["n"] == 2
         assert rec["seed"] == derive_seed(42, "bonito", rec["source_id"], "ynqa")
-        assert rec["meta"]["task_type"] == "yes-no question answering" and rec["meta"]["mode"] == "prompted-json"
+        assert rec["meta"]["task_type"] == "yes-no question answering" and rec["meta"]["mode"] == "prompted-fields"
         assert rec["meta"]["raw_prediction"]
     assert sorted((r["source_id"], r["sample_index"]) for r in kept + rejects) == [
         ("doc-a", 0), ("doc-a", 1), ("doc-b", 0), ("doc-b", 1),
