@@ -36,7 +36,11 @@ def pipeline(config_path: str = "", config: dict[str, Any] | None = None) -> dic
     ensure_ray(cfg.ray.address, cfg.ray.num_cpus)
 
     documents = sources_stage(cfg) if cfg.sources else []
-    reports = [generate_stage(cfg, gen, documents) for gen in cfg.generators]
+    # Generators run side by side: LLM ones share the engines' dispatcher, symbolic ones use Ray tasks.
+    submitted = [generate_stage.submit(cfg, gen, documents) for gen in cfg.generators]
+    for future in submitted:
+        future.wait()  # every stage ends (its finished shards saved) before a failure stops the flow
+    reports = [future.result() for future in submitted]
     names = [gen.name for gen in cfg.generators]
     curated = curate_stage(cfg, names)
     selected = select_stage(cfg)

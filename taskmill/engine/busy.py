@@ -22,6 +22,7 @@ class BusySnapshot:
     busy_s: float  # seconds with >= 1 request in flight
     in_flight_s: float  # integral of requests in flight over time (request-seconds)
     in_flight: int  # requests in flight now
+    peak_in_flight: int  # most requests in flight at once
 
     def over(self, wall_s: float) -> tuple[float, float]:
         """(busy fraction, mean requests in flight) over a phase of `wall_s` seconds."""
@@ -39,6 +40,7 @@ class BusyMeter:
         self._area = 0.0
         self._first: float | None = None
         self._last_end: float | None = None
+        self._peak = 0
 
     def _advance(self, now: float) -> None:
         if self._in_flight:
@@ -53,6 +55,7 @@ class BusyMeter:
             if self._first is None:
                 self._first = now
             self._in_flight += 1
+            self._peak = max(self._peak, self._in_flight)
 
     def end(self) -> None:
         now = time.time()
@@ -64,4 +67,4 @@ class BusyMeter:
     def snapshot(self) -> BusySnapshot:
         with self._lock:
             self._advance(time.time())
-            return BusySnapshot(self._first, self._last_end, self._busy, self._area, self._in_flight)
+            return BusySnapshot(self._first, self._last_end, self._busy, self._area, self._in_flight, self._peak)

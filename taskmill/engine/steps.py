@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import Counter
-from typing import Any, Awaitable, Coroutine, Sequence, TypeVar
+from typing import Any, Awaitable, Callable, Coroutine, Sequence, TypeVar
 
 from taskmill.engine.base import Engine, GenerationRequest, GenerationResult
 
@@ -57,15 +58,37 @@ class Steps:
 
 
 class StreamSteps(Steps):
-    """Over a `StreamingEngine` (thread-safe, shared by every stage)."""
+    """Over a `StreamingEngine` (thread-safe, shared by every stage); counts this stage's share."""
+
+    def __init__(self, engine: Any, on_result: Callable[[GenerationResult], None] | None = None):
+        super().__init__(engine)
+        self.on_result = on_result
+        self.first_submit: float | None = None
+        self.last_result: float | None = None
 
     def submit(self, request: GenerationRequest) -> Awaitable[GenerationResult]:
+        if self.first_submit is None:
+            self.first_submit = time.time()
         future = asyncio.wrap_future(self.engine.submit(request))
 
         async def counted() -> GenerationResult:
-            return self._count(await future)
+            result = self._count(await future)
+            self.last_result = time.time()
+            if self.on_result:
+                self.on_result(result)
+            return result
 
         return asyncio.ensure_future(counted())
+
+    def report(self) -> dict[str, Any]:
+        """Requests and tokens of this stage; `engine_seconds` from its first request to its last result."""
+        wall = (self.last_result - self.first_submit) if self.first_submit and self.last_result else 0.0
+        return {
+            "requests": self.tokens["requests"],
+            "prompt_tokens": self.tokens["prompt_tokens"],
+            "completion_tokens": self.tokens["completion_tokens"],
+            "engine_seconds": round(wall, 3),
+        }
 
 
 class BatchSteps(Steps):
