@@ -147,6 +147,7 @@ def generate_stage(cfg: RunConfig, gen_config: GeneratorConfig, documents: list[
     if not todo:
         return report
     start = time.perf_counter()
+    report["started_at"] = time.time()  # wall clock: stages running side by side overlap
     progress_id = create_progress_artifact(progress=0.0, description=f"{name}: shards done")
     finished: list[int] = []
 
@@ -167,4 +168,5 @@ def generate_stage(cfg: RunConfig, gen_config: GeneratorConfig, documents: list[
     else:
         run_coroutine(_symbolic_shards(cfg, gen_config, shards, todo, save, shard_done))
     report["seconds"] = round(time.perf_counter() - start, 3)
+    report["finished_at"] = time.time()
     return report

@@ -54,12 +54,17 @@ def get_streaming_engine(settings: EngineSettings) -> StreamingEngine:
         return _STREAMS[key]
 
 
-def install_engine(settings: EngineSettings, engine: Any, max_in_flight: int | None = None) -> StreamingEngine:
-    """Use `engine` (e.g. a ScriptedEngine) wherever these settings are asked for: tests, benchmarks."""
+def install_engine(settings: EngineSettings, engine: Any, max_in_flight: int | None = None, record: bool = False) -> StreamingEngine:
+    """Use `engine` (e.g. a ScriptedEngine) wherever these settings are asked for: tests, benchmarks.
+
+    `record=True` keeps every request the dispatcher sends (a benchmark replays them).
+    """
+    actors = len(getattr(engine, "actors", [None]))
     with _LOCK:
         key = _key(settings)
         _ENGINES[key] = engine
-        _STREAMS[key] = StreamingEngine(engine, max_in_flight=max_in_flight or settings.in_flight_per_engine())
+        limit = max_in_flight or actors * settings.in_flight_per_engine()
+        _STREAMS[key] = StreamingEngine(engine, max_in_flight=limit, record=record)
         return _STREAMS[key]
 
 

@@ -124,7 +124,10 @@ def run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion from sync code, also when this thread already runs a loop."""
     try:
         asyncio.get_running_loop()
+        in_loop = True
     except RuntimeError:
+        in_loop = False
+    if not in_loop:
         return asyncio.run(coro)
     box: dict[str, Any] = {}
 

@@ -98,6 +98,8 @@ class StreamingEngine:
         try:
             while self._queue and self._in_flight < self.max_in_flight:
                 request, outer = self._queue.popleft()
+                if not outer.set_running_or_notify_cancel():
+                    continue  # its caller gave up (a failed stage cancels its shards): never sent
                 self._in_flight += 1
                 self.meter.begin()
                 try:
@@ -126,7 +128,7 @@ class StreamingEngine:
             return
         for listener in list(self.listeners):
             listener(result)  # type: ignore[arg-type]
-        outer.set_result(result)
+        outer.set_result(result)  # running futures cannot be cancelled: the caller always gets it
 
     # --- the batch Engine interface -------------------------------------------------------------
     def generate(self, requests: Sequence[GenerationRequest], progress: ProgressFn | None = None) -> list[GenerationResult]:
