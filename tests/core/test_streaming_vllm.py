@@ -95,7 +95,7 @@ def test_bonito_truncates_long_documents_to_the_token_budget(vllm_engine, tmp_pa
     for doc_id in ("cjk", "blob"):
         rec = records[doc_id]
         assert rec["meta"]["truncated"]["kept_tokens"] <= 2048 - 32
-        assert rec["reject_reason"] not in ("prompt_too_long", "engine_error"), rec["meta"].get("error")
+        assert rec["reject_reason"] not in ("prompt_too_long", "engine_error"), rec["meta"].get("curation")
         assert 2048 - 32 - 64 <= rec["prompt_tokens"] <= 2048 - 32, "the prompt is cut to the budget, not far below"
     for doc_id in ("d1", "d2"):
         assert "truncated" not in records[doc_id]["meta"] and records[doc_id]["completion_tokens"] > 0
