@@ -22,6 +22,12 @@ def _artifact_key(run_id: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in run_id.lower())[:100]
 
 
+def _engine_window(reports: list[dict[str, Any]]) -> float:
+    """Seconds from the first request of any generator to the last result of any."""
+    spans = [(r["engine_started_at"], r["engine_finished_at"]) for r in reports if r.get("engine_started_at") and r.get("engine_finished_at")]
+    return max(end for _, end in spans) - min(start for start, _ in spans) if spans else 0.0
+
+
 @flow(name="taskmill-pipeline", log_prints=True, flow_run_name="{config_path}")
 def pipeline(config_path: str = "", config: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run a taskmill config end to end; returns the run summary.
@@ -46,6 +52,9 @@ def pipeline(config_path: str = "", config: dict[str, Any] | None = None) -> dic
     selected = select_stage(cfg)
 
     summary = build_summary(store, cfg.resolved_run_id, names, reports)
+    engine_window = _engine_window(reports)
+    if engine_window:  # stages overlap: tokens/s over the shared engine time, not the sum of stage times
+        summary["tokens_per_s"] = round(sum(r.get("completion_tokens", 0) for r in reports) / engine_window, 1)
     summary["curation"] = curated
     summary["diversity"] = selected.get("diversity", [])
     paths = export_stage(cfg, selected.get("mixture", []), summary)

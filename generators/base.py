@@ -22,7 +22,18 @@ LLM generators implement one coroutine per shard, the step API:
 A multi-step method releases an item's next request as soon as that item's
 previous result is in: await the item's own future, build the follow-up and
 submit it (e.g. one `asyncio.create_task` per item running its chain of
-steps), rather than waiting for the whole step of every item. Steps that
+steps), rather than waiting for the whole step of every item. A chain method
+looks like:
+
+    async def run_shard_async(self, shard, steps):
+        async def chain(item):
+            first = await steps.submit(self.first_request(item))
+            second = await steps.submit(self.next_request(item, first))  # sent once `first` is in
+            return self.records(item, first, second)
+        per_item = await asyncio.gather(*(chain(item) for item in shard["items"]))  # item order
+        ...
+
+Steps that
 depend on each other (Self-Guide's rounds feed the next round's prompts) stay
 sequential inside the shard; the engine stays full because the flow runs many
 shards' coroutines at once (`flows/generate.py`). Rules that keep the output

@@ -88,6 +88,8 @@ class StreamSteps(Steps):
             "prompt_tokens": self.tokens["prompt_tokens"],
             "completion_tokens": self.tokens["completion_tokens"],
             "engine_seconds": round(wall, 3),
+            "engine_started_at": self.first_submit,
+            "engine_finished_at": self.last_result,
         }
 
 
