@@ -107,7 +107,10 @@ async def stream_shards(
                 open_shards.add(asyncio.create_task(one(index)))
                 await asyncio.sleep(0)  # let it submit its first requests before looking at the queue again
             if not open_shards:
-                return steps
+                if exhausted:
+                    return steps
+                await asyncio.sleep(POLL_S)  # the shared queue is full of other stages' requests: wait for room
+                continue
             done, open_shards = await asyncio.wait(open_shards, timeout=POLL_S, return_when=asyncio.FIRST_COMPLETED)
             for finished in done:
                 finished.result()  # a shard that raised stops the stage; saved shards stay for resume
@@ -167,6 +170,9 @@ def generate_stage(cfg: RunConfig, gen_config: GeneratorConfig, documents: list[
         report.update(steps.report())
     else:
         run_coroutine(_symbolic_shards(cfg, gen_config, shards, todo, save, shard_done))
+    missing = sorted(set(todo) - set(finished))
+    if missing:  # never report a stage done with shards silently left out
+        raise RuntimeError(f"{name}: shards {missing[:10]} did not run ({len(missing)} of {len(todo)})")
     report["seconds"] = round(time.perf_counter() - start, 3)
     report["finished_at"] = time.time()
     return report

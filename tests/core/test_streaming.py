@@ -126,3 +126,20 @@ def test_in_flight_bound_and_fifo_order():
     assert [r.texts for r in results] == [engine.answer(r).texts for r in requests]
     assert engine.meter.snapshot().peak_in_flight == 3
     assert [r.prompt for r in engine.requests[:40]] == [r.prompt for r in requests]  # sent in submission order
+
+
+def test_a_stage_that_starts_behind_a_full_queue_still_runs_every_shard():
+    from generators.bonito import BonitoConfig, BonitoGenerator
+    from taskmill.engine.base import GenerationRequest
+
+    engine = scripted(seed=4, low=0.05, high=0.1)
+    stream = StreamingEngine(engine, max_in_flight=2)
+    # Another stage's requests fill the queue (2 in flight, 4 waiting) before this stage opens a shard.
+    others = [stream.submit(GenerationRequest(prompt=f"other {i} [input]=\n", seed=i)) for i in range(6)]
+    assert stream.backlog() >= stream.max_in_flight
+    gen = BonitoGenerator(BonitoConfig.model_validate({"method": "bonito", "shard_size": 2, "tasks": {"qa": None}}), 1)
+    shards = gen.plan_shards([{"id": f"d{i}", "text": text} for i, text in enumerate(DOCS[:4])])
+    outputs: dict[int, object] = {}
+    asyncio.run(stream_shards(gen, shards, [0, 1], stream, lambda i, out, _s: outputs.__setitem__(i, out)))
+    assert sorted(outputs) == [0, 1] and all(len(out.kept) + len(out.rejects) == 2 for out in outputs.values())
+    assert all(f.done() for f in others)
