@@ -49,6 +49,7 @@ one `generate` call); tests and benchmarks use it.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -109,8 +110,18 @@ class Generator:
         return run_coroutine(self.run_shard_async(shard, BatchSteps(engine)))
 
     async def run_shard_async(self, shard: Any, steps: "Steps") -> ShardOutput:
-        """One shard as a coroutine over `steps` (see the module docstring)."""
-        raise NotImplementedError(f"{type(self).__name__} implements neither run_shard_async nor run_shard")
+        """One shard as a coroutine over `steps` (see the module docstring).
+
+        A generator that only implements the batch `run_shard(shard, engine)` still
+        streams: its shard runs in a worker thread, each `generate` call going through
+        `steps` (so other shards fill the engine meanwhile).
+        """
+        if type(self).run_shard is Generator.run_shard:
+            raise NotImplementedError(f"{type(self).__name__} implements neither run_shard_async nor run_shard")
+        from taskmill.engine.steps import StepsEngine
+
+        loop = asyncio.get_running_loop()
+        return await asyncio.to_thread(self.run_shard, shard, StepsEngine(steps, loop))
 
 
 def load_generator_class(method: str) -> type[Generator]:

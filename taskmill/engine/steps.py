@@ -122,6 +122,25 @@ class BatchSteps(Steps):
             future.set_result(self._count(result))
 
 
+class StepsEngine:
+    """A batch `Engine` over `steps`, for a batch-only generator's `run_shard` run in a worker thread."""
+
+    def __init__(self, steps: Steps, loop: asyncio.AbstractEventLoop):
+        self.steps, self.loop = steps, loop
+        self.model_name = steps.model_name
+        self.tokenizer = steps.tokenizer
+        self.max_model_len = steps.max_model_len
+
+    def generate(self, requests: Sequence[GenerationRequest], progress: Any = None) -> list[GenerationResult]:
+        async def step() -> list[GenerationResult]:
+            return await self.steps.run(requests)
+
+        results = asyncio.run_coroutine_threadsafe(step(), self.loop).result()
+        if progress:
+            progress(len(results))
+        return results
+
+
 def run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion from sync code, also when this thread already runs a loop."""
     try:

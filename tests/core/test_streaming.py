@@ -143,3 +143,28 @@ def test_a_stage_that_starts_behind_a_full_queue_still_runs_every_shard():
     asyncio.run(stream_shards(gen, shards, [0, 1], stream, lambda i, out, _s: outputs.__setitem__(i, out)))
     assert sorted(outputs) == [0, 1] and all(len(out.kept) + len(out.rejects) == 2 for out in outputs.values())
     assert all(f.done() for f in others)
+
+
+def test_a_batch_only_generator_still_streams():
+    """A generator with only the batch `run_shard` runs in a worker thread, its calls through the dispatcher."""
+    from generators.base import Generator, ShardOutput
+    from taskmill.engine.base import GenerationRequest
+
+    class TwoStep(Generator):
+        method = "two_step"
+
+        def plan_shards(self, documents):
+            return [{"n": i} for i in range(3)]
+
+        def run_shard(self, shard, engine):
+            first = engine.generate([GenerationRequest(prompt=f"a{shard['n']} [input]=\n", seed=1)])[0]
+            second = engine.generate([GenerationRequest(prompt=first.texts[0] + " [input]=\n", seed=2)])[0]
+            return ShardOutput(stats={"texts": [first.texts[0], second.texts[0]], "model": engine.model_name})
+
+    engine = scripted(seed=6, low=0.01, high=0.03)
+    stream = StreamingEngine(engine, max_in_flight=4)
+    outputs: dict[int, object] = {}
+    gen = TwoStep(None, 0)  # type: ignore[arg-type]
+    steps = asyncio.run(stream_shards(gen, gen.plan_shards([]), [0, 1, 2], stream, lambda i, out, _s: outputs.__setitem__(i, out)))
+    assert sorted(outputs) == [0, 1, 2] and steps.tokens["requests"] == 6 == stream.stats.requests
+    assert outputs[1].stats == gen.run_shard({"n": 1}, scripted(seed=0)).stats
