@@ -71,16 +71,11 @@ class RayVLLMEngine:
         self.llm_kwargs = infos[0]["kwargs"]
         self._lock = threading.Lock()
         self.in_flight = [0] * len(self.actors)
-        self._tokenizer: Any = None
+        # The model's tokenizer in this process, for token budgets. Loaded here, once: stages run
+        # in threads, and transformers' lazy imports are not safe to race.
+        from transformers import AutoTokenizer
 
-    @property
-    def tokenizer(self) -> Any:
-        """The model's tokenizer in this process (for token budgets); loaded on first use."""
-        if self._tokenizer is None:
-            from transformers import AutoTokenizer
-
-            self._tokenizer = AutoTokenizer.from_pretrained(self.model_path)
-        return self._tokenizer
+        self.tokenizer = AutoTokenizer.from_pretrained(self.model_path)
 
     def submit(self, request: GenerationRequest) -> "Future[GenerationResult]":
         """Send one request to the least-loaded actor; the future resolves when it finishes."""
