@@ -32,6 +32,7 @@ from taskmill.records import to_table
 from taskmill.store import RunStore
 
 POLL_S = 0.05  # how often the stage re-checks the dispatcher's queue to open more shards
+MAX_UNSAVED = 4  # finished shards waiting for their write before no new shard opens
 
 
 # Stage folders are keyed by the generator's stage name (`GeneratorConfig.name`), not its
@@ -82,24 +83,44 @@ async def stream_shards(
     """Run `todo` shards with as many open as keep `stream` fed; `save(index, out, seconds)` each when done.
 
     A shard is opened while the dispatcher's queue (submitted, not yet in flight) is
-    shorter than its in-flight bound, and at most `stream.max_in_flight` shards are
-    open, so memory stays bounded whatever the number of shards.
+    shorter than its in-flight bound, this stage has fewer than twice that many
+    requests whose results it has not taken yet, and fewer than `MAX_UNSAVED`
+    finished shards wait for their write; at most `stream.max_in_flight` shards are
+    open. So memory stays bounded whatever the number of shards.
     """
     steps = steps or StreamSteps(stream)
     upcoming = iter(todo)
     open_shards: set[asyncio.Task] = set()
 
+    unsaved = [0]  # shards generated and waiting to be written
+
     async def one(index: int) -> None:
         start = time.perf_counter()
         out = await generator.run_shard_async(shards[index], steps)
-        await asyncio.to_thread(save, index, out, time.perf_counter() - start)
+        unsaved[0] += 1
+        try:
+            await asyncio.to_thread(save, index, out, time.perf_counter() - start)
+        finally:
+            unsaved[0] -= 1
         if on_shard_done:
             on_shard_done(index)
+
+    def room() -> bool:
+        # Backpressure from both ends: the engine's queue, and storage (finished shards hold
+        # their records until written, so they must not pile up when writing is the slow part).
+        # A fast engine can finish requests quicker than the generators take the results, so
+        # this stage's own outstanding requests are bounded too, not just the engine's queue.
+        return (
+            len(open_shards) < stream.max_in_flight
+            and stream.backlog() < stream.max_in_flight
+            and steps.outstanding < 2 * stream.max_in_flight
+            and unsaved[0] < MAX_UNSAVED
+        )
 
     exhausted = False
     try:
         while True:
-            while not exhausted and len(open_shards) < stream.max_in_flight and stream.backlog() < stream.max_in_flight:
+            while not exhausted and room():
                 index = next(upcoming, None)
                 if index is None:
                     exhausted = True

@@ -65,14 +65,19 @@ class StreamSteps(Steps):
         self.on_result = on_result
         self.first_submit: float | None = None
         self.last_result: float | None = None
+        self.outstanding = 0  # submitted, result not yet taken by the generator (bounds open shards)
 
     def submit(self, request: GenerationRequest) -> Awaitable[GenerationResult]:
         if self.first_submit is None:
             self.first_submit = time.time()
+        self.outstanding += 1
         future = asyncio.wrap_future(self.engine.submit(request))
 
         async def counted() -> GenerationResult:
-            result = self._count(await future)
+            try:
+                result = self._count(await future)
+            finally:
+                self.outstanding -= 1
             self.last_result = time.time()
             if self.on_result:
                 self.on_result(result)

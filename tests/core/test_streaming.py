@@ -168,3 +168,4 @@ def test_a_batch_only_generator_still_streams():
     steps = asyncio.run(stream_shards(gen, gen.plan_shards([]), [0, 1, 2], stream, lambda i, out, _s: outputs.__setitem__(i, out)))
     assert sorted(outputs) == [0, 1, 2] and steps.tokens["requests"] == 6 == stream.stats.requests
     assert outputs[1].stats == gen.run_shard({"n": 1}, scripted(seed=0)).stats
+
