@@ -2,7 +2,8 @@
 
 The same chat prompts (rendered with the model's chat template for the raw
 path) and the same seeded sampling params go through (a) a bare `vllm.LLM`
-in this process and (b) `get_engine` → Ray actor → `VLLMEngine`, called from
+in this process and (b) `get_engine` → Ray actor → `AsyncVLLMEngine` (one call per
+request, the batch interface), called from
 a Prefect flow task, as the pipeline does. Seeds make both paths produce the
 same tokens, so tokens/s compare like for like. Rounds alternate a/b and the
 best round of each counts (the machine is shared; the best is least disturbed).

@@ -1,12 +1,20 @@
-"""The generate stage: plan shards, skip finished ones, run the rest, store them.
+"""The generate stage: plan shards, skip finished ones, stream the rest, store each as it finishes.
 
-LLM generators run shard by shard against the engine actors (one batch per
-shard keeps vLLM's batch full and makes each shard the unit of resume);
-symbolic generators run their shards as Ray tasks on all cores.
+LLM generators run their shards as coroutines (`Generator.run_shard_async`)
+in one event loop per stage. Many shards are open at once: a new shard is
+started while the shared engine dispatcher has fewer queued requests than
+it keeps in flight, so the engine never waits for a shard to be planned or
+saved. Stages of different generators run side by side (the pipeline submits
+them together) and share one dispatcher per engine. Symbolic generators run
+their shards as Ray tasks. Every shard is written atomically as soon as its
+last result is in; a shard stays the unit of resume, and its content does
+not depend on the order in which requests or shards finish.
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from typing import Any
 
@@ -15,13 +23,16 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 from tqdm.auto import tqdm
 
-from generators.base import GeneratorConfig, ShardOutput, load_generator_class
+from generators.base import Generator, GeneratorConfig, ShardOutput, load_generator_class
 from taskmill.config import RunConfig
-from taskmill.engine.factory import get_engine
-from taskmill.engine.metered import MeteredEngine
-from taskmill.executors import RayExecutor
+from taskmill.engine.factory import get_streaming_engine
+from taskmill.engine.steps import StreamSteps, run_coroutine
+from taskmill.engine.streaming import StreamingEngine
 from taskmill.records import to_table
 from taskmill.store import RunStore
+
+POLL_S = 0.05  # how often the stage re-checks the dispatcher's queue to open more shards
+MAX_UNSAVED = 4  # finished shards waiting for their write before no new shard opens
 
 
 # Stage folders are keyed by the generator's stage name (`GeneratorConfig.name`), not its
@@ -34,14 +45,26 @@ def rejects_stage(name: str) -> str:
     return f"rejects/generate-{name}"
 
 
+def intermediate_stage(name: str) -> str:
+    return f"intermediate/{name}"
+
+
 def run_symbolic_shard(shard: Any, config: GeneratorConfig, run_seed: int) -> ShardOutput:
     """Top-level so Ray can ship it: rebuilds the generator inside the worker."""
     generator = load_generator_class(config.method)(config, run_seed)
     return generator.run_shard(shard, None)
 
 
-def intermediate_stage(name: str) -> str:
-    return f"intermediate/{name}"
+_STORES: dict[str, RunStore] = {}
+_STORES_LOCK = threading.Lock()
+
+
+def shared_store(run_dir: str) -> RunStore:
+    """One RunStore per run dir in this process: stages running side by side share its manifest lock."""
+    with _STORES_LOCK:
+        if run_dir not in _STORES:
+            _STORES[run_dir] = RunStore(run_dir)
+        return _STORES[run_dir]
 
 
 def _save(store: RunStore, name: str, index: int, out: ShardOutput, seconds: float) -> None:
@@ -53,10 +76,92 @@ def _save(store: RunStore, name: str, index: int, out: ShardOutput, seconds: flo
     store.record_shard(generated_stage(name), index, len(out.kept), seconds, rejects=len(out.rejects), stats=out.stats)
 
 
+async def stream_shards(
+    generator: Generator, shards: list[Any], todo: list[int], stream: StreamingEngine,
+    save: Any, on_shard_done: Any = None, steps: StreamSteps | None = None,
+) -> StreamSteps:  # fmt: skip
+    """Run `todo` shards with as many open as keep `stream` fed; `save(index, out, seconds)` each when done.
+
+    A shard is opened while the dispatcher's queue (submitted, not yet in flight) is
+    shorter than its in-flight bound, this stage has fewer than twice that many
+    requests whose results it has not taken yet, and fewer than `MAX_UNSAVED`
+    finished shards wait for their write; at most `stream.max_in_flight` shards are
+    open. So memory stays bounded whatever the number of shards.
+    """
+    steps = steps or StreamSteps(stream)
+    upcoming = iter(todo)
+    open_shards: set[asyncio.Task] = set()
+
+    unsaved = [0]  # shards generated and waiting to be written
+
+    async def one(index: int) -> None:
+        start = time.perf_counter()
+        out = await generator.run_shard_async(shards[index], steps)
+        unsaved[0] += 1
+        try:
+            await asyncio.to_thread(save, index, out, time.perf_counter() - start)
+        finally:
+            unsaved[0] -= 1
+        if on_shard_done:
+            on_shard_done(index)
+
+    def room() -> bool:
+        # Backpressure from both ends: the engine's queue, and storage (finished shards hold
+        # their records until written, so they must not pile up when writing is the slow part).
+        # A fast engine can finish requests quicker than the generators take the results, so
+        # this stage's own outstanding requests are bounded too, not just the engine's queue.
+        return (
+            len(open_shards) < stream.max_in_flight
+            and stream.backlog() < stream.max_in_flight
+            and steps.outstanding < 2 * stream.max_in_flight
+            and unsaved[0] < MAX_UNSAVED
+        )
+
+    exhausted = False
+    try:
+        while True:
+            while not exhausted and room():
+                index = next(upcoming, None)
+                if index is None:
+                    exhausted = True
+                    break
+                open_shards.add(asyncio.create_task(one(index)))
+                await asyncio.sleep(0)  # let it submit its first requests before looking at the queue again
+            if not open_shards:
+                if exhausted:
+                    return steps
+                await asyncio.sleep(POLL_S)  # the shared queue is full of other stages' requests: wait for room
+                continue
+            done, open_shards = await asyncio.wait(open_shards, timeout=POLL_S, return_when=asyncio.FIRST_COMPLETED)
+            for finished in done:
+                finished.result()  # a shard that raised stops the stage; saved shards stay for resume
+    finally:
+        for pending in open_shards:
+            pending.cancel()
+
+
+async def _symbolic_shards(cfg: RunConfig, gen_config: GeneratorConfig, shards: list[Any], todo: list[int], save: Any, on_shard_done: Any) -> None:
+    """Symbolic shards as Ray tasks, each saved the moment it returns (results are not held)."""
+    import ray
+
+    remote = ray.remote(num_cpus=cfg.ray.task_cpus)(run_symbolic_shard)
+    config_ref = ray.put(gen_config)
+    slots = asyncio.Semaphore(max(2, int(ray.available_resources().get("CPU", 2) / cfg.ray.task_cpus)))
+
+    async def one(index: int) -> None:
+        async with slots:
+            start = time.perf_counter()
+            out = await remote.remote(shards[index], config_ref, cfg.seed)
+        await asyncio.to_thread(save, index, out, time.perf_counter() - start)
+        on_shard_done(index)
+
+    await asyncio.gather(*(one(i) for i in todo))
+
+
 @task(name="generate", task_run_name="generate-{gen_config.name}", cache_policy=NO_CACHE)
 def generate_stage(cfg: RunConfig, gen_config: GeneratorConfig, documents: list[dict]) -> dict[str, Any]:
     logger = get_run_logger()
-    store = RunStore(cfg.run_dir)
+    store = shared_store(cfg.run_dir)
     generator = load_generator_class(gen_config.method)(gen_config, cfg.seed)
     shards = generator.plan_shards(documents)
     name = gen_config.name or gen_config.method
@@ -66,28 +171,29 @@ def generate_stage(cfg: RunConfig, gen_config: GeneratorConfig, documents: list[
     if not todo:
         return report
     start = time.perf_counter()
+    report["started_at"] = time.time()  # wall clock: stages running side by side overlap
     progress_id = create_progress_artifact(progress=0.0, description=f"{name}: shards done")
+    finished: list[int] = []
+
+    def save(index: int, out: ShardOutput, seconds: float) -> None:
+        _save(store, name, index, out, seconds)
+
+    def shard_done(index: int) -> None:
+        finished.append(index)
+        update_progress_artifact(progress_id, progress=100.0 * len(finished) / len(todo))
+
     if generator.needs_engine:
+        stream = get_streaming_engine(cfg.engine)
         bar = tqdm(desc=f"{name} requests", unit="req", dynamic_ncols=True)
-        engine = MeteredEngine(get_engine(cfg.engine), on_progress=bar.update)
-        for done, index in enumerate(todo, 1):
-            shard_start = time.perf_counter()
-            out = generator.run_shard(shards[index], engine)
-            _save(store, name, index, out, time.perf_counter() - shard_start)
-            update_progress_artifact(progress_id, progress=100.0 * done / len(todo))
-            bar.set_postfix(shard=f"{done}/{len(todo)}", tok_s=f"{engine.stats.tokens_per_s:.0f}")
+        steps = StreamSteps(stream, on_result=lambda _result: bar.update(1))
+        run_coroutine(stream_shards(generator, shards, todo, stream, save, shard_done, steps))
         bar.close()
-        report.update(
-            requests=engine.stats.requests,
-            prompt_tokens=engine.stats.prompt_tokens,
-            completion_tokens=engine.stats.completion_tokens,
-            engine_seconds=round(engine.stats.seconds, 3),
-        )
+        report.update(steps.report())
     else:
-        executor = RayExecutor(num_cpus=cfg.ray.task_cpus)
-        outputs = executor.map(run_symbolic_shard, [shards[i] for i in todo], gen_config, cfg.seed)
-        for done, (index, out) in enumerate(zip(todo, outputs), 1):
-            _save(store, name, index, out, 0.0)
-            update_progress_artifact(progress_id, progress=100.0 * done / len(todo))
+        run_coroutine(_symbolic_shards(cfg, gen_config, shards, todo, save, shard_done))
+    missing = sorted(set(todo) - set(finished))
+    if missing:  # never report a stage done with shards silently left out
+        raise RuntimeError(f"{name}: shards {missing[:10]} did not run ({len(missing)} of {len(todo)})")
     report["seconds"] = round(time.perf_counter() - start, 3)
+    report["finished_at"] = time.time()
     return report

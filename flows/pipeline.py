@@ -25,6 +25,12 @@ def _artifact_key(run_id: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in run_id.lower())[:100]
 
 
+def _engine_window(reports: list[dict[str, Any]]) -> float:
+    """Seconds from the first request of any generator to the last result of any."""
+    spans = [(r["engine_started_at"], r["engine_finished_at"]) for r in reports if r.get("engine_started_at") and r.get("engine_finished_at")]
+    return max(end for _, end in spans) - min(start for start, _ in spans) if spans else 0.0
+
+
 @flow(name="taskmill-pipeline", log_prints=True, flow_run_name="{config_path}")
 def pipeline(config_path: str = "", config: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run a taskmill config end to end; returns the run summary.
@@ -39,13 +45,20 @@ def pipeline(config_path: str = "", config: dict[str, Any] | None = None) -> dic
     ensure_ray(cfg.ray.address, cfg.ray.num_cpus)
 
     documents, source_reports = sources_stage(cfg)
-    reports = [generate_stage(cfg, gen, documents) for gen in cfg.generators]
+    # Generators run side by side: LLM ones share the engines' dispatcher, symbolic ones use Ray tasks.
+    submitted = [generate_stage.submit(cfg, gen, documents) for gen in cfg.generators]
+    for future in submitted:
+        future.wait()  # every stage ends (its finished shards saved) before a failure stops the flow
+    reports = [future.result() for future in submitted]
     names = [gen.name for gen in cfg.generators]
     curated = curate_stage(cfg, names)
     judged = judge_stage(cfg) if cfg.curation.judge.enabled else None
     selected = select_stage(cfg)
 
     summary = build_summary(store, cfg.resolved_run_id, names, reports, judged=judged is not None)
+    engine_window = _engine_window(reports)
+    if engine_window:  # stages overlap: tokens/s over the shared engine time, not the sum of stage times
+        summary["tokens_per_s"] = round(sum(r.get("completion_tokens", 0) for r in reports) / engine_window, 1)
     summary["curation"] = curated
     summary["sources"] = source_reports
     skipped: Counter[str] = Counter()

@@ -1,22 +1,65 @@
 """The generator contract every method implements.
 
 A generator splits its work into shards (`plan_shards`) and turns one shard
-into records (`run_shard`). The flow owns storage and resume: it skips
-shards already written, runs the others (symbolic ones as Ray tasks, LLM ones
-against the engine actor) and writes kept records and rejects separately.
+into records. The flow owns storage and resume: it skips shards already
+written, runs the others and writes kept records and rejects separately.
 A generator never drops a candidate silently: every candidate it does not
 keep comes back in `rejects` with `reject_reason` set.
+
+Symbolic generators (`needs_engine = False`) implement `run_shard(shard, None)`;
+the flow runs their shards as Ray tasks.
+
+LLM generators implement one coroutine per shard, the step API:
+
+    async def run_shard_async(self, shard, steps) -> ShardOutput
+
+`steps` (`taskmill.engine.steps`) has `model_name`, `tokenizer` (or None),
+`max_model_len` (or None) and two calls:
+
+- `steps.submit(request)`: an awaitable for that one request's result;
+- `await steps.run(requests)`: one step's results, in request order.
+
+A multi-step method releases an item's next request as soon as that item's
+previous result is in: await the item's own future, build the follow-up and
+submit it (e.g. one `asyncio.create_task` per item running its chain of
+steps), rather than waiting for the whole step of every item. A chain method
+looks like:
+
+    async def run_shard_async(self, shard, steps):
+        async def chain(item):
+            first = await steps.submit(self.first_request(item))
+            second = await steps.submit(self.next_request(item, first))  # sent once `first` is in
+            return self.records(item, first, second)
+        per_item = await asyncio.gather(*(chain(item) for item in shard["items"]))  # item order
+        ...
+
+Steps that
+depend on each other (Self-Guide's rounds feed the next round's prompts) stay
+sequential inside the shard; the engine stays full because the flow runs many
+shards' coroutines at once (`flows/generate.py`). Rules that keep the output
+independent of timing: derive every seed from the item (never from
+completion order), and put results together in request order, not in the
+order they arrive. Per-request failures arrive as results with `error` and
+`error_code` set (`prompt_too_long`, `engine_error`): turn them into rejects.
+
+`run_shard(shard, engine)` runs the same coroutine against a batch `Engine`
+(`BatchSteps`: the requests submitted before the coroutine next waits form
+one `generate` call); tests and benchmarks use it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from taskmill.engine.base import Engine
+
+if TYPE_CHECKING:
+    from taskmill.engine.steps import Steps
 
 
 class GeneratorConfig(BaseModel):
@@ -59,7 +102,26 @@ class Generator:
         raise NotImplementedError
 
     def run_shard(self, shard: Any, engine: Engine | None) -> ShardOutput:
-        raise NotImplementedError
+        """One shard through a batch engine (LLM generators) or no engine (symbolic ones)."""
+        if engine is None:
+            raise ValueError(f"{self.method} needs an engine")
+        from taskmill.engine.steps import BatchSteps, run_coroutine
+
+        return run_coroutine(self.run_shard_async(shard, BatchSteps(engine)))
+
+    async def run_shard_async(self, shard: Any, steps: "Steps") -> ShardOutput:
+        """One shard as a coroutine over `steps` (see the module docstring).
+
+        A generator that only implements the batch `run_shard(shard, engine)` still
+        streams: its shard runs in a worker thread, each `generate` call going through
+        `steps` (so other shards fill the engine meanwhile).
+        """
+        if type(self).run_shard is Generator.run_shard:
+            raise NotImplementedError(f"{type(self).__name__} implements neither run_shard_async nor run_shard")
+        from taskmill.engine.steps import StepsEngine
+
+        loop = asyncio.get_running_loop()
+        return await asyncio.to_thread(self.run_shard, shard, StepsEngine(steps, loop))
 
 
 def load_generator_class(method: str) -> type[Generator]:

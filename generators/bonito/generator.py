@@ -28,12 +28,16 @@ from generators.bonito.protocol import (
     parse_prediction,
     resolve_task_type,
 )
-from taskmill.engine.base import Engine, GenerationRequest
+from generators.context_budget import ContextBudget, Fitted
+from taskmill.engine.base import ENGINE_ERROR, GenerationRequest, GenerationResult, failed
+from taskmill.engine.steps import Steps
 from taskmill.records import derive_seed, make_record, reject
 
 log = logging.getLogger(__name__)
 
 METHOD = "bonito"
+# Fewer document tokens than this after truncation cannot carry a task: a prompt_too_long reject.
+MIN_DOCUMENT_TOKENS = 16
 
 
 class BonitoTask(BaseModel):
@@ -116,6 +120,7 @@ class BonitoGenerator(Generator):
         super().__init__(config, run_seed)
         self.config: BonitoConfig = config
         self._tasks = {task.type: task for task in config.tasks}
+        self._overheads: dict[tuple[str, bool], int] = {}  # prompt tokens with an empty document
 
     def plan_shards(self, documents: list[dict]) -> list[dict]:
         """Shards of (task type, document) items; a `count` picks a seeded sample of documents."""
@@ -129,87 +134,111 @@ class BonitoGenerator(Generator):
         size = self.config.shard_size
         return [{"items": items[i : i + size]} for i in range(0, len(items), size)]
 
-    def build_request(self, item: dict, protocol: bool) -> GenerationRequest:
+    def build_request(self, item: dict, protocol: bool, text: str | None = None) -> GenerationRequest:
+        """The request for one (document, task type) item; `text` replaces the document (cut to budget)."""
         task = self._tasks[item["task_type"]]
+        text = item["text"] if text is None else text
         # One seed per (document, task type): its n completions are told apart by sample_index.
         seed = derive_seed(self.run_seed, METHOD, item["doc_id"], CODE_OF[task.type])
         sampling = self.config.sampling_for(task)
         if protocol:
-            return GenerationRequest(prompt=build_prompt(task.type, item["text"]), seed=seed, **sampling)
+            return GenerationRequest(prompt=build_prompt(task.type, text), seed=seed, **sampling)
         reply_format = self.config.prompted_format
         if reply_format == "fields":
-            messages = build_field_messages(task.type, item["text"], self.config.demonstrations)
+            messages = build_field_messages(task.type, text, self.config.demonstrations)
             return GenerationRequest(messages=messages, seed=seed, json_schema=schema_for(task.type), **sampling)
         return GenerationRequest(
-            messages=build_messages(task.type, item["text"], reply_format),
+            messages=build_messages(task.type, text, reply_format),
             seed=seed,
             json_schema=RESPONSE_SCHEMA if reply_format == "json" else None,
             **sampling,
         )
 
-    def run_shard(self, shard: dict, engine: Engine | None) -> ShardOutput:
-        if engine is None:
-            raise ValueError("bonito needs an engine")
-        protocol = is_protocol_mode(self.config.mode, engine.model_name)
+    def document_budget(self, budget: ContextBudget, task_type: str, protocol: bool) -> int | None:
+        """Tokens of document this task type's prompt can embed (None: context unknown)."""
+        key = (task_type, protocol)
+        if key not in self._overheads:
+            empty = self.build_request({"task_type": task_type, "doc_id": "", "text": ""}, protocol)
+            self._overheads[key] = budget.count(empty.prompt) if empty.prompt is not None else budget.count_messages(empty.messages or [])
+        max_tokens = self.config.sampling_for(self._tasks[task_type])["max_tokens"]
+        return budget.document_budget(self._overheads[key], max_tokens)
+
+    async def run_shard_async(self, shard: dict, steps: Steps) -> ShardOutput:
+        protocol = is_protocol_mode(self.config.mode, steps.model_name)
+        budget = ContextBudget(steps)
         items = shard["items"]
-        requests = [self.build_request(item, protocol) for item in items]
-        results = engine.generate(requests)
-        if len(results) != len(requests):
-            raise RuntimeError(f"engine returned {len(results)} results for {len(requests)} requests")
+        fitted = [budget.fit(item["text"], self.document_budget(budget, item["task_type"], protocol)) for item in items]
+        requests = [self.build_request(item, protocol, fit.text) for item, fit in zip(items, fitted)]
+        # A document whose budget leaves (almost) nothing cannot carry a task: no request, a reject.
+        sendable = [fit.tokens >= MIN_DOCUMENT_TOKENS or not fit.truncated for fit in fitted]
+        sent = await steps.run([r for r, ok in zip(requests, sendable) if ok])
+        replies = iter(sent)
+        results = [
+            next(replies) if ok else failed(f"prompt_too_long: only {fit.tokens} document tokens fit the context", 0)
+            for ok, fit in zip(sendable, fitted)
+        ]
         out = ShardOutput()
         mode = "protocol" if protocol else f"prompted-{self.config.prompted_format}"
-        for item, request, result in zip(items, requests, results):
-            common = dict(
-                method=METHOD,
-                method_version=METHOD_VERSION,
-                source_id=item["doc_id"],
-                model=engine.model_name,
-                prompt=request.prompt_key(),
-                seed=request.seed,
-                sampling=request.sampling(),
-                prompt_tokens=result.prompt_tokens,
-            )
-            meta = {"task_type": item["task_type"], "context": item["text"].strip(), "mode": mode}
-            if result.error is not None:
-                for i in range(request.n):
-                    rec = make_record(sample_index=i, meta=dict(meta), **common)
-                    out.rejects.append(reject(rec, "engine_error", stage=METHOD, error=result.error))
-                continue
-            for i, completion in enumerate(result.completions):
-                rec_meta = {**meta, "raw_prediction": completion.text}
-                parsed, prediction = None, completion.text
-                if not protocol and self.config.prompted_format == "fields":
-                    parsed, fields = parse_fields(completion.text, item["task_type"], item["text"])
-                    prediction = CONTEXT_PLACEHOLDER  # code placed the passage: nothing to prepend
-                    if fields is not None:
-                        rec_meta["fields"] = fields
-                elif not protocol and self.config.prompted_format == "json":
-                    prediction, parsed = json_to_prediction(completion.text)
-                if parsed is None:
-                    parsed = parse_prediction(prediction, item["text"], strict=self.config.strict)
-                if (
-                    not protocol
-                    and parsed.reject is None
-                    and self.config.prompted_missing_context == "prepend"
-                    and CONTEXT_PLACEHOLDER not in prediction.split(PIPE)[0]
-                ):
-                    parsed = replace(parsed, instruction=f"{item['text'].strip()}\n\n{parsed.instruction}")
-                    rec_meta["context_prepended"] = True
-                rec = make_record(
-                    sample_index=i,
-                    instruction=parsed.instruction,
-                    output=parsed.output,
-                    finish_reason=completion.finish_reason,
-                    completion_tokens=completion.completion_tokens,
-                    meta=rec_meta,
-                    **common,
-                )
-                if parsed.reject is None:
-                    out.kept.append(rec)
-                else:
-                    out.rejects.append(reject(rec, parsed.reject, stage=METHOD, **(parsed.detail or {})))
-        out.stats = shard_stats(out, results)
+        for item, fit, request, result in zip(items, fitted, requests, results):
+            self._collect(out, item, fit, request, result, protocol, mode, steps.model_name)
+        out.stats = shard_stats(out, sent)
         return out
+
+    def _collect(self, out: ShardOutput, item: dict, fit: Fitted, request: GenerationRequest,
+                 result: GenerationResult, protocol: bool, mode: str, model: str) -> None:  # fmt: skip
+        """Kept records and rejects for one item's completions."""
+        text = fit.text
+        common = dict(
+            method=METHOD,
+            method_version=METHOD_VERSION,
+            source_id=item["doc_id"],
+            model=model,
+            prompt=request.prompt_key(),
+            seed=request.seed,
+            sampling=request.sampling(),
+            prompt_tokens=result.prompt_tokens,
+        )
+        meta = {"task_type": item["task_type"], "context": text.strip(), "mode": mode}
+        if fit.truncated:
+            meta["truncated"] = fit.meta()
+        if result.error is not None:
+            for i in range(request.n):
+                rec = make_record(sample_index=i, meta=dict(meta), **common)
+                out.rejects.append(reject(rec, result.error_code or ENGINE_ERROR, stage=METHOD, error=result.error))
+            return
+        for i, completion in enumerate(result.completions):
+            rec_meta = {**meta, "raw_prediction": completion.text}
+            parsed, prediction = None, completion.text
+            if not protocol and self.config.prompted_format == "fields":
+                parsed, fields = parse_fields(completion.text, item["task_type"], text)
+                prediction = CONTEXT_PLACEHOLDER  # code placed the passage: nothing to prepend
+                if fields is not None:
+                    rec_meta["fields"] = fields
+            elif not protocol and self.config.prompted_format == "json":
+                prediction, parsed = json_to_prediction(completion.text)
+            if parsed is None:
+                parsed = parse_prediction(prediction, text, strict=self.config.strict)
+            if (
+                not protocol
+                and parsed.reject is None
+                and self.config.prompted_missing_context == "prepend"
+                and CONTEXT_PLACEHOLDER not in prediction.split(PIPE)[0]
+            ):
+                parsed = replace(parsed, instruction=f"{text.strip()}\n\n{parsed.instruction}")
+                rec_meta["context_prepended"] = True
+            rec = make_record(
+                sample_index=i,
+                instruction=parsed.instruction,
+                output=parsed.output,
+                finish_reason=completion.finish_reason,
+                completion_tokens=completion.completion_tokens,
+                meta=rec_meta,
+                **common,
+            )
+            if parsed.reject is None:
+                out.kept.append(rec)
+            else:
+                out.rejects.append(reject(rec, parsed.reject, stage=METHOD, **(parsed.detail or {})))
 
 
 def shard_stats(out: ShardOutput, results: list) -> dict[str, Any]:

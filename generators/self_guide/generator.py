@@ -23,7 +23,9 @@ from generators.self_guide.prompts import (
     input_generation_prompt,
 )
 from generators.task_specs import TaskSpec
-from taskmill.engine.base import Completion, Engine, GenerationRequest, GenerationResult
+from generators.context_budget import ContextBudget, context_length
+from taskmill.engine.base import Completion, GenerationRequest, GenerationResult
+from taskmill.engine.steps import Steps
 from taskmill.records import derive_seed, make_record, record_id, reject
 
 __all__ = ["SelfGuideGenerator", "SelfGuideConfig", "InputStage", "AnnotationStage", "REJECT_CODES"]
@@ -115,27 +117,24 @@ class SelfGuideGenerator(Generator):
                 max_k //= 2
         raise AssertionError("unreachable: max_k reaches 0 within 8 * log2(max_pool_examples) tries")
 
-    def prompt_budget(self, engine: Engine) -> tuple[Callable[[str], float], int]:
+    def prompt_budget(self, engine: Any) -> tuple[Callable[[str], float], int]:
         """Token counter and cutoff: exact with the engine's tokenizer, else a character estimate.
 
         The cutoff also leaves room for max_tokens when the engine tells its context length.
         """
-        counter: Callable[[str], float] = lambda text: len(text) / self.config.chars_per_token  # noqa: E731
-        tokenizer = getattr(engine, "tokenizer", None)
-        if tokenizer is not None and hasattr(tokenizer, "encode"):
-            counter = lambda text: len(tokenizer.encode(text))  # noqa: E731
+        counter = ContextBudget(engine, self.config.chars_per_token).count
         cutoff = self.config.context_cutoff
         room = context_room(engine, self.config.inputs.max_tokens)
         return counter, cutoff if room is None else max(1, min(cutoff, room))
 
-    def run_shard(self, shard: dict, engine: Engine | None) -> ShardOutput:
-        if engine is None:
-            raise ValueError("self_guide needs an engine")
+    async def run_shard_async(self, shard: dict, steps: Steps) -> ShardOutput:
+        """Stage-1 rounds in order; each accepted input's annotation is sent as soon as it is accepted."""
         task = TaskSpec.model_validate(shard["task"])
         out = ShardOutput()
-        accepted, input_stats = self.generate_inputs(task, engine, out)
+        annotator = _Annotator(self, task, steps)
+        accepted, input_stats = await self.generate_inputs(task, steps, out, annotator.start)
         out.intermediate.extend(accepted)  # Stage-1 records: the parents of the final records
-        output_stats = self.annotate(task, accepted, engine, out)
+        output_stats = await annotator.finish(out)
         out.stats = {
             "task": task.name,
             "stages": {"input": input_stats.pop("stage"), "output": output_stats.pop("stage")},
@@ -146,7 +145,9 @@ class SelfGuideGenerator(Generator):
         return out
 
     # --- Stage 1 ---------------------------------------------------------------------------
-    def generate_inputs(self, task: TaskSpec, engine: Engine, out: ShardOutput) -> tuple[list[dict], dict]:
+    async def generate_inputs(
+        self, task: TaskSpec, engine: Steps, out: ShardOutput, on_accept: Callable[[dict], None]
+    ) -> tuple[list[dict], dict]:
         cfg = self.config
         use_length = cfg.inputs.length_filter if cfg.inputs.length_filter is not None else task.is_classification
         bounds = length_bounds([len(e.input) for e in task.examples], "seed input") if use_length else None
@@ -174,10 +175,11 @@ class SelfGuideGenerator(Generator):
                 seed = derive_seed(self.run_seed, METHOD, task.name, "input", round_index, i)
                 requests.append(self.input_request(task, prompt, seed))
                 labels.append(label)
-            results = engine.generate(requests)
+            futures = [engine.submit(r) for r in requests]
             seen = set(pool) | seed_texts
             new_pool: list[str] = []
-            for request, label, result in zip(requests, labels, results):
+            for request, label, future in zip(requests, labels, futures):
+                result = await future  # in request order: dedup keeps the first, whatever finishes first
                 tokens.update(prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens)
                 for i, completion in enumerate(self._completions(result, request.n)):
                     candidates += 1
@@ -186,7 +188,7 @@ class SelfGuideGenerator(Generator):
                     rec = self._input_record(
                         task, engine.model_name, request, result, completion, i, text, round_index, label
                     )
-                    reason = "engine_error" if completion is None else first_failure(text, bounds, noise)
+                    reason = (result.error_code or "engine_error") if completion is None else first_failure(text, bounds, noise)
                     if reason is None and text in seen:
                         reason = "duplicate"
                     if reason is not None:
@@ -196,6 +198,7 @@ class SelfGuideGenerator(Generator):
                     seen.add(text)
                     new_pool.append(text)
                     accepted.append(rec)
+                    on_accept(rec)
             pool.extend(new_pool)
         stats = {
             "stage": {"candidates": candidates, "kept": len(accepted)},
@@ -224,53 +227,10 @@ class SelfGuideGenerator(Generator):
         return rec
 
     # --- Stage 2 ---------------------------------------------------------------------------
-    def annotate(self, task: TaskSpec, accepted: list[dict], engine: Engine, out: ShardOutput) -> dict:
-        cfg = self.config.annotation
-        use_length = cfg.length_filter and not task.is_classification  # forced off for classification
-        bounds: LengthBounds | None = (
-            length_bounds([len(e.output) for e in task.examples], "seed output") if use_length else None
-        )
-        noise = self.noise_for(task)
+    def annotation_for(self, task: TaskSpec, parent: dict) -> GenerationRequest:
         seed_pairs = [(e.input, e.output) for e in task.examples]
-        requests = []
-        for parent in accepted:
-            prompt = annotation_prompt(task.instruction, seed_pairs, parent["input"])
-            seed = derive_seed(self.run_seed, METHOD, task.name, "annotate", parent["id"])
-            requests.append(self.annotation_request(prompt, seed))
-        # A prompt over the engine's context would fail the whole batch; it could not be trained on either.
-        count_tokens, _ = self.prompt_budget(engine)
-        room = context_room(engine, cfg.max_tokens)
-        estimates = [count_tokens(r.prompt or "") for r in requests]
-        fits = [room is None or tokens < room for tokens in estimates]
-        sent = engine.generate([r for r, ok in zip(requests, fits) if ok]) if any(fits) else []
-        replies = iter(sent)
-        results = [next(replies) if ok else GenerationResult([], int(tokens)) for ok, tokens in zip(fits, estimates)]
-        candidates: list[tuple[dict, str | None]] = []  # (record, label for balancing)
-        for parent, request, result, ok in zip(accepted, requests, results, fits):
-            rec, reason, detail = self._vote_record(task, engine.model_name, parent, request, result, bounds, noise)
-            if not ok:
-                reason, detail = "too_long_for_training", {"prompt_tokens_estimate": result.prompt_tokens, "room": room}
-            if reason is not None:
-                out.rejects.append(reject(rec, reason, stage=METHOD, step="output", **detail))
-            else:
-                candidates.append((rec, rec["output"] if task.is_classification else None))
-        if task.is_classification and self.config.balance_classes and candidates:
-            balance_seed = derive_seed(self.run_seed, METHOD, task.name, "balance")
-            keep = balance([label or "" for _, label in candidates], balance_seed)
-            for (rec, label), kept in zip(candidates, keep):
-                if not kept:
-                    out.rejects.append(reject(rec, "balanced_out", stage=METHOD, step="output", label=label))
-            candidates = [c for c, kept in zip(candidates, keep) if kept]
-        out.kept.extend(rec for rec, _ in candidates)
-        return {
-            "stage": {"candidates": len(accepted), "kept": len(candidates)},
-            "length_bounds": None if bounds is None else [bounds.low, bounds.high],
-            "engine": {
-                "requests": len(sent),
-                "prompt_tokens": sum(r.prompt_tokens for r in sent),
-                "completion_tokens": sum(r.completion_tokens for r in sent),
-            },
-        }
+        prompt = annotation_prompt(task.instruction, seed_pairs, parent["input"])
+        return self.annotation_request(prompt, derive_seed(self.run_seed, METHOD, task.name, "annotate", parent["id"]))
 
     def _vote_record(self, task, model, parent, request, result, bounds, noise) -> tuple[dict, str | None, dict]:
         """The Stage-2 record for one input, plus its reject code (None if it passes) and detail."""
@@ -304,7 +264,7 @@ class SelfGuideGenerator(Generator):
             completion_tokens=completion.completion_tokens if completion else None, meta=meta,
         )  # fmt: skip
         if result.error is not None:
-            return rec, "engine_error", {"error": result.error}
+            return rec, result.error_code or "engine_error", {"error": result.error}
         if not survivors:
             # Every sampled answer failed a rule filter: name the commonest reason.
             return rec, filtered.most_common(1)[0][0] if filtered else "empty", {"filtered": dict(filtered)}
@@ -318,10 +278,10 @@ class SelfGuideGenerator(Generator):
         return rec, None, {}
 
 
-def context_room(engine: Engine, max_tokens: int) -> int | None:
+def context_room(engine: Any, max_tokens: int) -> int | None:
     """Prompt tokens the engine can take with max_tokens still to generate; None if it does not say."""
-    max_model_len = getattr(getattr(engine, "settings", None), "max_model_len", None)
-    return max_model_len - max_tokens if isinstance(max_model_len, int) else None
+    max_model_len = context_length(engine)
+    return None if max_model_len is None else max_model_len - max_tokens
 
 
 def _summary(parent: dict) -> dict:
@@ -330,3 +290,63 @@ def _summary(parent: dict) -> dict:
         "id", "seed", "sample_index", "sampling", "prompt_sha256", "finish_reason", "prompt_tokens", "completion_tokens",
     )  # fmt: skip
     return {k: parent[k] for k in keys}
+
+
+class _Annotator:
+    """Stage 2 for one task: annotation requests go out one by one as inputs are accepted.
+
+    `start(parent)` sends the parent's annotation at once (unless its prompt cannot
+    fit the context: it could not be trained on either); `finish` waits for all of
+    them, then votes, maps labels and balances classes in acceptance order.
+    """
+
+    def __init__(self, gen: SelfGuideGenerator, task: TaskSpec, steps: Steps):
+        cfg = gen.config.annotation
+        self.gen, self.task, self.steps = gen, task, steps
+        use_length = cfg.length_filter and not task.is_classification  # forced off for classification
+        self.bounds: LengthBounds | None = (
+            length_bounds([len(e.output) for e in task.examples], "seed output") if use_length else None
+        )
+        self.noise = gen.noise_for(task)
+        self.count_tokens, _ = gen.prompt_budget(steps)
+        self.room = context_room(steps, cfg.max_tokens)
+        self.pending: list[tuple[dict, GenerationRequest, Any, float]] = []  # parent, request, future, estimate
+
+    def start(self, parent: dict) -> None:
+        request = self.gen.annotation_for(self.task, parent)
+        estimate = self.count_tokens(request.prompt or "")
+        fits = self.room is None or estimate < self.room
+        self.pending.append((parent, request, self.steps.submit(request) if fits else None, estimate))
+
+    async def finish(self, out: ShardOutput) -> dict:
+        gen, task = self.gen, self.task
+        sent: list[GenerationResult] = []
+        candidates: list[tuple[dict, str | None]] = []  # (record, label for balancing)
+        for parent, request, future, estimate in self.pending:
+            result = GenerationResult([], int(estimate)) if future is None else await future
+            if future is not None:
+                sent.append(result)
+            rec, reason, detail = gen._vote_record(task, self.steps.model_name, parent, request, result, self.bounds, self.noise)
+            if future is None:
+                reason, detail = "too_long_for_training", {"prompt_tokens_estimate": result.prompt_tokens, "room": self.room}
+            if reason is not None:
+                out.rejects.append(reject(rec, reason, stage=METHOD, step="output", **detail))
+            else:
+                candidates.append((rec, rec["output"] if task.is_classification else None))
+        if task.is_classification and gen.config.balance_classes and candidates:
+            balance_seed = derive_seed(gen.run_seed, METHOD, task.name, "balance")
+            keep = balance([label or "" for _, label in candidates], balance_seed)
+            for (rec, label), kept in zip(candidates, keep):
+                if not kept:
+                    out.rejects.append(reject(rec, "balanced_out", stage=METHOD, step="output", label=label))
+            candidates = [c for c, kept in zip(candidates, keep) if kept]
+        out.kept.extend(rec for rec, _ in candidates)
+        return {
+            "stage": {"candidates": len(self.pending), "kept": len(candidates)},
+            "length_bounds": None if self.bounds is None else [self.bounds.low, self.bounds.high],
+            "engine": {
+                "requests": len(sent),
+                "prompt_tokens": sum(r.prompt_tokens for r in sent),
+                "completion_tokens": sum(r.completion_tokens for r in sent),
+            },
+        }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Protocol, Sequence
 
@@ -83,6 +84,13 @@ class GenerationResult:
     # The prompt as rendered for the model (chat template applied), when known.
     rendered_prompt: str | None = None
     error: str | None = None  # set when this one request failed and the batch went on
+    # Why it failed, as a reject code: "prompt_too_long" (the engine's context cannot hold the
+    # prompt) or "engine_error" (any other per-request refusal); None when it succeeded.
+    error_code: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.error is not None and self.error_code is None:
+            self.error_code = error_code_for(self.error)
 
     @property
     def texts(self) -> list[str]:
@@ -91,6 +99,24 @@ class GenerationResult:
     @property
     def completion_tokens(self) -> int:
         return sum(c.completion_tokens for c in self.completions)
+
+
+PROMPT_TOO_LONG = "prompt_too_long"
+ENGINE_ERROR = "engine_error"
+# How backends word a context overflow: vLLM's input validation ("... is longer than the maximum
+# model length ...", "... maximum context length ...") and OpenAI-compatible servers.
+_TOO_LONG_MARKERS = ("prompt_too_long", "maximum model length", "maximum context length", "context length", "too long")
+
+
+def error_code_for(message: str) -> str:
+    """The reject code for an engine's per-request error message."""
+    lowered = message.lower()
+    return PROMPT_TOO_LONG if any(m in lowered for m in _TOO_LONG_MARKERS) else ENGINE_ERROR
+
+
+def failed(message: str, prompt_tokens: int = 0) -> "GenerationResult":
+    """A result for a request the engine refused; the rest of the batch goes on."""
+    return GenerationResult(completions=[], prompt_tokens=prompt_tokens, error=message[:2000])
 
 
 ProgressFn = Callable[[int], None]  # called with the number of requests just finished
@@ -127,3 +153,19 @@ class EngineStats:
     @property
     def tokens_per_s(self) -> float:
         return self.completion_tokens / self.seconds if self.seconds else 0.0
+
+
+class StreamingBackend(Protocol):
+    """A backend that takes requests one at a time and finishes each on its own.
+
+    `submit` returns at once; the future resolves to the request's result as
+    soon as that request is done, whatever else is still running. Per-request
+    failures resolve to a result with `error` set (never an exception), so one
+    refused prompt cannot take others down. `taskmill.engine.streaming`
+    bounds how many are in flight.
+    """
+
+    model_name: str
+
+    def submit(self, request: GenerationRequest) -> "Future[GenerationResult]": ...
+

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
+from concurrent.futures import Future
 from typing import Any, Sequence
 
 import httpx
@@ -77,6 +78,45 @@ class OpenAIEngine:
         self.settings = settings
         self.base_url = settings.base_url.rstrip("/")
         self.model_name = settings.served_model_name or settings.name
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_lock = threading.Lock()
+        self._client: httpx.AsyncClient | None = None
+        self._sem: asyncio.Semaphore | None = None
+
+    # --- streaming: one request at a time on a long-lived event loop ---------------------------
+    def submit(self, request: GenerationRequest) -> "Future[GenerationResult]":
+        """Send one request now; the future resolves when its response (after retries) is in.
+
+        At most `max_concurrency` requests are on the wire at once; the streaming
+        dispatcher in front keeps the queue (`taskmill.engine.streaming`).
+        """
+        loop = self._ensure_loop()
+        return asyncio.run_coroutine_threadsafe(self._submitted(request), loop)
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        with self._loop_lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="taskmill-openai", daemon=True).start()
+                self._loop = loop
+            return self._loop
+
+    async def _submitted(self, request: GenerationRequest) -> GenerationResult:
+        if self._client is None:
+            headers = {"Authorization": f"Bearer {self.settings.api_key}"}
+            limits = httpx.Limits(max_connections=self.settings.max_concurrency)
+            self._client = httpx.AsyncClient(timeout=self.settings.request_timeout_s, headers=headers, limits=limits)
+            self._sem = asyncio.Semaphore(self.settings.max_concurrency)
+        assert self._sem is not None
+        return await self._one(self._client, self._sem, request)
+
+    def shutdown(self) -> None:
+        if self._loop is None:
+            return
+        if self._client is not None:
+            asyncio.run_coroutine_threadsafe(self._client.aclose(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._loop = None
 
     async def _one(self, client: httpx.AsyncClient, sem: asyncio.Semaphore, request: GenerationRequest) -> GenerationResult:
         path, body = request_body(request, self.model_name)

@@ -1,13 +1,23 @@
-"""vLLM engines in long-lived Ray actors: one model load per actor, many batches.
+"""vLLM engines in long-lived Ray actors: one model load per actor, requests streamed.
 
-`RayVLLMEngine` is what the flow uses. It starts `num_engines` actors (each
-holding one `VLLMEngine`), splits every batch across them, and reports
-progress by polling each actor's finished-request counter while the batch
-runs (actors are threaded, so the poll is answered mid-batch).
+`RayVLLMEngine` is what the flow uses. It starts `num_engines` async actors,
+each holding one `AsyncVLLMEngine` (vLLM's continuous-batching async engine).
+Every request is its own actor call: `submit` routes it to the actor with the
+fewest requests in flight and returns a future that resolves when that
+request finishes, so results come back one by one and new requests join the
+running batch at once. `generate` (the batch `Engine` interface) submits a
+whole list and returns the results in request order.
+
+Placement: each actor asks Ray for `actor_num_cpus` CPUs and `actor_num_gpus`
+GPUs; with `tensor_parallel_size` > 1 give each actor that many GPUs (vLLM
+then shards the model over them inside the actor). `num_engines` actors are
+data parallelism: on a Ray cluster they land on whichever nodes have the GPUs.
 """
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import Future, as_completed
 from typing import Any, Sequence
 
 from taskmill.engine.base import GenerationRequest, GenerationResult, ProgressFn
@@ -15,71 +25,92 @@ from taskmill.engine.settings import EngineSettings
 
 
 class _EngineActor:
+    """Ray async actor: its methods share one event loop, where vLLM's AsyncLLM lives."""
+
     def __init__(self, settings: dict[str, Any]):
-        from taskmill.engine.vllm_backend import VLLMEngine
+        self.settings = EngineSettings(**settings)
+        self.engine: Any = None
 
-        self.engine = VLLMEngine(EngineSettings(**settings))
+    async def ready(self) -> dict[str, Any]:
+        if self.engine is None:
+            from taskmill.engine.vllm_async import AsyncVLLMEngine
 
-    def ready(self) -> dict[str, Any]:
+            self.engine = AsyncVLLMEngine(self.settings)
         return {"model_name": self.engine.model_name, "kwargs": self.engine.kwargs}
 
-    def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
-        return self.engine.generate(requests)
+    async def generate_one(self, request: GenerationRequest) -> GenerationResult:
+        return await self.engine.generate(request)
 
-    def finished(self) -> int:
-        return self.engine.finished_requests()
+    async def busy(self) -> dict[str, Any]:
+        return vars(self.engine.meter.snapshot())
+
+    async def shutdown(self) -> None:
+        if self.engine is not None:
+            self.engine.shutdown()
 
 
 class RayVLLMEngine:
-    def __init__(self, settings: EngineSettings, poll_s: float = 0.5):
+    def __init__(self, settings: EngineSettings):
         import ray
 
         from taskmill.models import display_name, resolve_model
 
         if not ray.is_initialized():
             raise RuntimeError("RayVLLMEngine needs ray.init() first (taskmill.ray_runtime.ensure_ray)")
-        resolve_model(settings.name)  # convert the packaged model once, here, not in every actor
+        self.model_path = resolve_model(settings.name)  # convert the packaged model once, here, not in every actor
         self.settings = settings
         self.model_name = display_name(settings.name)
-        self.poll_s = poll_s
+        self.max_model_len = settings.max_model_len
         actor_cls = ray.remote(_EngineActor).options(
             num_cpus=settings.actor_num_cpus,
             num_gpus=settings.actor_num_gpus,
-            max_concurrency=2,  # one thread generates, the other answers progress polls
+            max_concurrency=max(1000, 4 * settings.in_flight_per_engine()),
         )
         self.actors = [actor_cls.remote(settings.model_dump()) for _ in range(settings.num_engines)]
         infos = ray.get([a.ready.remote() for a in self.actors])
         self.llm_kwargs = infos[0]["kwargs"]
+        self._lock = threading.Lock()
+        self.in_flight = [0] * len(self.actors)
+        # The model's tokenizer in this process, for token budgets. Loaded here, once: stages run
+        # in threads, and transformers' lazy imports are not safe to race.
+        from transformers import AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(self.model_path)
+
+    def submit(self, request: GenerationRequest) -> "Future[GenerationResult]":
+        """Send one request to the least-loaded actor; the future resolves when it finishes."""
+        with self._lock:
+            index = min(range(len(self.actors)), key=self.in_flight.__getitem__)
+            self.in_flight[index] += 1
+        future = self.actors[index].generate_one.remote(request).future()
+
+        def release(_: Future) -> None:
+            with self._lock:
+                self.in_flight[index] -= 1
+
+        future.add_done_callback(release)
+        return future
 
     def generate(self, requests: Sequence[GenerationRequest], progress: ProgressFn | None = None) -> list[GenerationResult]:
+        futures = [self.submit(r) for r in requests]
+        if progress:
+            for _ in as_completed(futures):
+                progress(1)
+        return [f.result() for f in futures]
+
+    def busy(self) -> list[dict[str, Any]]:
+        """Each actor's engine-side busy meter (`BusySnapshot` fields)."""
         import ray
 
-        if not requests:
-            return []
-        requests = list(requests)
-        size = -(-len(requests) // len(self.actors))  # contiguous slices keep each actor's batch large
-        slices = [(start, requests[start : start + size]) for start in range(0, len(requests), size)]
-        refs = {a.generate.remote(part): start for a, (start, part) in zip(self.actors, slices)}
-        baseline = ray.get([a.finished.remote() for a in self.actors]) if progress else []
-        reported, results, pending = 0, {}, list(refs)
-        while pending:
-            done, pending = ray.wait(pending, num_returns=len(pending), timeout=self.poll_s)
-            for ref in done:
-                results[refs[ref]] = ray.get(ref)
-            if progress:
-                # vLLM's bar ticks per sampled sequence (n > 1 ticks n times): clamp to requests
-                now = min(len(requests), sum(ray.get([a.finished.remote() for a in self.actors])) - sum(baseline))
-                if now > reported:
-                    progress(now - reported)
-                    reported = now
-        if progress and reported < len(requests):
-            progress(len(requests) - reported)
-        return [result for start in sorted(results) for result in results[start]]
+        return ray.get([a.busy.remote() for a in self.actors])
 
     def shutdown(self) -> None:
         import ray
 
         for actor in self.actors:
+            try:
+                ray.get(actor.shutdown.remote(), timeout=30)
+            except Exception:  # noqa: BLE001 - a dead actor needs no shutdown
+                pass
             ray.kill(actor)
         self.actors = []
-

@@ -20,9 +20,15 @@ class EngineSettings(BaseModel):
     enforce_eager: bool = True
     max_num_seqs: int = 64
     seed: int = 0
-    num_engines: int = Field(1, ge=1)  # Ray actors, each holding one model copy
+    # Placement and parallelism (see README "Engines on a Ray cluster of GPUs"):
+    num_engines: int = Field(1, ge=1)  # Ray actors, each holding one model copy (data parallelism)
     actor_num_cpus: float = Field(1.0, gt=0)  # keep below the machine's CPUs so Ray tasks still run
-    actor_num_gpus: float = Field(0.0, ge=0)
+    actor_num_gpus: float = Field(0.0, ge=0)  # GPUs per actor; set to tensor_parallel_size on GPU nodes
+    tensor_parallel_size: int = Field(1, ge=1)  # GPUs one model copy is sharded over (inside its actor)
+    # Requests in flight per engine (the streaming generate stage keeps this many submitted
+    # across shards and generators). None: 2 x max_num_seqs, so vLLM's waiting queue refills
+    # its running batch without a round trip to the driver.
+    max_in_flight: int | None = Field(None, ge=1)
     # OpenAI-compatible server (backend=openai)
     base_url: str | None = None
     api_key: str = "EMPTY"
@@ -30,3 +36,9 @@ class EngineSettings(BaseModel):
     max_concurrency: int = Field(16, ge=1)
     request_timeout_s: float = Field(300.0, gt=0)
     max_retries: int = Field(4, ge=0)
+
+    def in_flight_per_engine(self) -> int:
+        """Requests each engine gets at once: `max_in_flight`, else sized from the backend's own bound."""
+        if self.max_in_flight is not None:
+            return self.max_in_flight
+        return self.max_concurrency if self.backend == "openai" else 2 * self.max_num_seqs

