@@ -56,7 +56,8 @@ def test_without_a_tokenizer_characters_estimate_tokens():
 
 
 def _bonito(**extra) -> BonitoGenerator:
-    return BonitoGenerator(BonitoConfig.model_validate({"method": "bonito", "tasks": {"qa": None}, **extra}), 1)
+    # json replies: the scripted engine answers in that format (the budget is measured the same way for every format)
+    return BonitoGenerator(BonitoConfig.model_validate({"method": "bonito", "tasks": {"qa": None}, "prompted_format": "json", **extra}), 1)
 
 
 def test_bonito_truncates_to_the_context_and_rejects_what_cannot_fit(tokenizer):
