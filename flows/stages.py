@@ -133,5 +133,6 @@ def export_stage(cfg: RunConfig, mixture_table: list[dict], summary: dict[str, A
         hf_dataset=cfg.export.hf_dataset,
         mixture_table=mixture_table,
         summary=summary,
+        resolved_config=cfg.masked(),
     )
 
