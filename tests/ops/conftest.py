@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+SECRET_KEY = "sk-opsTEST0123456789secret"
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
@@ -19,6 +20,8 @@ def small_config(run_root: str, **overrides) -> dict:
         "seed": 5,
         "generators": [{"method": "sql_exec", "tasks_per_table": 2, "shard_size": 8}],
         "export": {"formats": ["messages", "alpaca"], "dataset_name": "ops-test", "license": "apache-2.0"},
+        # never used (SQL needs no LLM), but a key in the config must not leak into the run dir or the card
+        "engine": {"backend": "openai", "base_url": "http://127.0.0.1:9/v1", "api_key": SECRET_KEY},
     }
     config.update(overrides)
     return config
