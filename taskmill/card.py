@@ -163,8 +163,8 @@ def render_card(
         f"## Examples ({formats[0]} format)\n",
         _examples(records, formats[0]),
         "## Config\n",
-        "The resolved run config (secrets masked):\n\n```yaml\n"
-        + yaml.safe_dump(mask_secrets(resolved_config or {}), sort_keys=False, allow_unicode=True)
+        "The resolved run config (secrets masked; `run_root`, a local path, left out):\n\n```yaml\n"
+        + yaml.safe_dump(mask_secrets({k: v for k, v in (resolved_config or {}).items() if k != "run_root"}), sort_keys=False, allow_unicode=True)
         + "```\n",
     ]
     header = "---\n" + yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True) + "---\n\n"

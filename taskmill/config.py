@@ -127,11 +127,11 @@ class RunConfig(BaseModel):
         return mask_secrets(self.resolved())
 
     def config_hash(self) -> str:
-        """Hash of what the data depends on: not run_id, run_mode, lock or Hub settings, and no secrets."""
+        """Hash of what the data depends on: not the run's id, place, mode, lock or Hub settings, and no secrets."""
         from taskmill.redact import drop_secrets
 
         data = drop_secrets(self.resolved())
-        for key in ("run_id", "run_mode", "lock_wait_s"):
+        for key in ("run_id", "run_root", "run_mode", "lock_wait_s"):  # where and how, not what
             data.pop(key, None)
         data["export"].pop("push_to_hub", None)
         return hashlib.sha256(canonical_json(data).encode()).hexdigest()[:10]

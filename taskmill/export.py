@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from typing import Any
@@ -60,6 +61,11 @@ def _write_all(out_dir, records, formats, dataset_name, hf_dataset, mixture_tabl
 
         rows = rows_by_format[formats[0]]  # the datasets dir holds the first format
         dataset = datasets.Dataset.from_list(rows) if rows else datasets.Dataset.from_dict({})
+        # A content fingerprint: the default one hashes functions through dill, whose global-name
+        # sets follow Python's per-process hash seed, so state.json would differ run to run.
+        with open(paths[formats[0]], "rb") as f:
+            fingerprint = hashlib.sha256(f.read()).hexdigest()[:16]
+        dataset = datasets.Dataset(dataset.data, info=dataset.info, fingerprint=fingerprint)
         paths["hf"] = os.path.join(out_dir, "hf")
         datasets.DatasetDict({"train": dataset}).save_to_disk(paths["hf"])
 

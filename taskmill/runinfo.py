@@ -138,8 +138,11 @@ def reexport(run_dir: str) -> dict[str, str]:
         raise RunDirError(f"{run_dir}: no summary.json; run the pipeline to the end once")
     data = yaml.safe_load(store.read_text("config.yaml"))
     data.get("engine", {}).pop("api_key_env", None)  # export needs no engine; the variable may be unset here
-    data.update(run_root=os.path.dirname(run_dir), run_id=os.path.basename(run_dir), run_mode="resume")
+    # The run dir may have moved: point the config at it, naming the run id only where it differs.
+    data.update(run_root=os.path.dirname(run_dir), run_mode="resume")
     cfg = parse_config(data)
+    if cfg.resolved_run_id != os.path.basename(run_dir):
+        cfg = parse_config({**data, "run_id": os.path.basename(run_dir)})
     summary = json.loads(summary_text)
     mixture = store.manifest()["stages"]["selected"].get("report", {}).get("mixture", [])
     with run_lock(run_dir, cfg.lock_wait_s):
