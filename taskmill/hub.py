@@ -45,17 +45,18 @@ def _online() -> Iterator[None]:
 
     taskmill runs offline by default (models are local); pushing is the one step
     that needs the network, asked for explicitly. HF_ENDPOINT is re-read here
-    because huggingface_hub reads it once at import.
+    because huggingface_hub reads it (and HF_HUB_DISABLE_XET) once at import.
     """
     from huggingface_hub import constants
 
-    saved = constants.HF_HUB_OFFLINE, constants.ENDPOINT
+    saved = constants.HF_HUB_OFFLINE, constants.ENDPOINT, constants.HF_HUB_DISABLE_XET
     constants.HF_HUB_OFFLINE = False
     constants.ENDPOINT = os.environ.get("HF_ENDPOINT", constants.ENDPOINT).rstrip("/")
+    constants.HF_HUB_DISABLE_XET = os.environ.get("HF_HUB_DISABLE_XET", "").upper() in ("1", "ON", "YES", "TRUE") or saved[2]
     try:
         yield
     finally:
-        constants.HF_HUB_OFFLINE, constants.ENDPOINT = saved
+        constants.HF_HUB_OFFLINE, constants.ENDPOINT, constants.HF_HUB_DISABLE_XET = saved
 
 
 def _read_jsonl(path: str) -> list[dict]:

@@ -129,3 +129,34 @@ def test_push_without_token_says_how_to_log_in(run_copy, hub):
     assert done.returncode == 3
     assert "no Hugging Face token: set HF_TOKEN or run `hf auth login`" in done.stderr
     assert REPO not in server.repos
+
+
+def test_pipeline_pushes_when_the_config_says_so(finished_run, hub, monkeypatch, prefect_harness):
+    """`export.push_to_hub` in the config: the flow pushes after exporting (here: a resumed run of the shared one)."""
+    import asyncio
+
+    import yaml
+    from prefect.client.orchestration import get_client
+
+    from conftest import small_config
+    from flows.pipeline import pipeline
+
+    server, env = hub
+    for key in ("HF_ENDPOINT", "HF_HUB_DISABLE_XET", "HF_TOKEN"):
+        monkeypatch.setenv(key, env[key])
+    config = small_config(os.path.dirname(finished_run))
+    config["export"]["push_to_hub"] = {"repo": "user/from-config", "private": False, "config_name": "sql"}
+    state = pipeline(config=config, return_state=True)
+    summary = state.result()
+    assert summary["run_dir"] == finished_run  # Hub settings are not part of the run id: it resumed
+    assert summary["hub"]["configs"] == ["sql"] and server.repos["user/from-config"].private is False
+    assert "data/sql/train-00000-of-00001.parquet" in server.files("user/from-config")
+
+    async def read():
+        async with get_client() as client:
+            return await client.read_flow_run(state.state_details.flow_run_id)
+
+    flow_run = asyncio.run(read())
+    assert flow_run.name == os.path.basename(finished_run)
+    assert {"taskmill", "config:ops", "method:sql_exec"} <= set(flow_run.tags)
+    assert yaml.safe_load(open(os.path.join(finished_run, "config.yaml")))["export"]["push_to_hub"]["repo"] == "user/from-config"

@@ -67,3 +67,13 @@ def test_finished_run_holds_no_secret(finished_run):
             assert SECRET_KEY.encode() not in open(os.path.join(dirpath, name), "rb").read(), os.path.join(dirpath, name)
     card = open(os.path.join(finished_run, "export", "README.md")).read()
     assert "api_key: '***'" in card
+
+
+def test_yaml_error_is_one_line_with_its_position(tmp_path):
+    from taskmill.config import load_config
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\ngenerators:\n  - method: sql_exec\n   tasks: [1\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(str(bad))
+    assert str(err.value).startswith(f"{bad}:4:4: not valid YAML: ") and "\n" not in str(err.value)
