@@ -66,12 +66,23 @@ def _table(rows: list[dict], columns: list[str]) -> str:
     return head + "".join("| " + " | ".join(cell(r.get(c, "")) for c in columns) + " |\n" for r in rows)
 
 
+def _sampling_key(sampling: dict | None) -> str:
+    """Sampling settings shared across requests: per-request seeds left out (each record keeps its own),
+    a structured-output schema shown by its kind only."""
+    if not sampling:
+        return "-"
+    shown = {k: v for k, v in sampling.items() if k != "seed" and v is not None}
+    for key in ("json_schema", "choices", "regex", "grammar"):
+        if key in shown:
+            shown[key] = "yes"
+    return json.dumps(shown, sort_keys=True)
+
+
 def _lineage(records: list[dict]) -> list[dict]:
     """One row per (method, model): record count and the distinct sampling settings used."""
     groups: dict[tuple[str, str], Counter] = defaultdict(Counter)
     for r in records:
-        sampling = json.dumps(r.get("sampling"), sort_keys=True) if r.get("sampling") else "-"
-        groups[(r["method"], r["model"])][sampling] += 1
+        groups[(r["method"], r["model"])][_sampling_key(r.get("sampling"))] += 1
     rows = []
     for (method, model), samplings in sorted(groups.items()):
         shown = "; ".join(f"`{s}` ({n})" for s, n in sorted(samplings.items(), key=lambda kv: (-kv[1], kv[0]))[:3])
@@ -150,7 +161,8 @@ def render_card(
         "## Rejected records by reason\n",
         "Rejected records are kept in the run's `rejects/` datasets with their reason.\n\n" + _table(funnel, ["stage", "reason", "count"]),
         "## Mixture\n",
-        _table(mixture, ["task", "available", "chosen", "weight"]),
+        _table([{**m, "weight": round(m["weight"], 4)} if isinstance(m.get("weight"), float) else m for m in mixture],
+               ["task", "available", "chosen", "weight"]),
         "## Generators: model and sampling lineage\n",
         _table(_lineage(records), ["method", "model", "records", "sampling"]),
         "## Diversity per task\n",
