@@ -25,7 +25,7 @@ def test_sigkill_at_random_points_then_resume_gives_identical_export(tmp_path, p
     import ray
     from prefect.settings import PREFECT_API_URL
 
-    env = {"PREFECT_API_URL": PREFECT_API_URL.value(), "TASKMILL_QUIET": "1"}
+    env = {"PREFECT_API_URL": PREFECT_API_URL.value()}
     config = chaos.chaos_config(str(tmp_path / "runs"), ray.get_runtime_context().gcs_address)
     config_path = tmp_path / "chaos.yaml"
     config_path.write_text(yaml.safe_dump(config))

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 
+import pyarrow.parquet as pq
 import pytest
 from hub_server import HubServer
 
@@ -94,7 +95,9 @@ def test_push_load_repush_and_second_config(run_copy, hub):
     loaded = _load(REPO, ["messages", "alpaca", "records"], env)
     assert loaded["messages"] == _jsonl(os.path.join(export, "messages.jsonl"))
     assert loaded["alpaca"] == _jsonl(os.path.join(export, "alpaca.jsonl"))
-    assert sorted(r["id"] for r in loaded["records"]) == sorted(r["id"] for r in loaded["records"]) and len(loaded["records"]) == len(loaded["messages"])
+    local_records = pq.read_table(os.path.join(export, "records.parquet")).to_pylist()
+    assert [r["id"] for r in loaded["records"]] == [r["id"] for r in local_records]
+    assert [r["instruction"] for r in loaded["records"]] == [r["instruction"] for r in local_records]
     card = loaded["_card"]
     assert card["data"]["license"] == "apache-2.0" and card["data"]["language"] == ["en"]
     assert card["data"]["task_categories"] == ["text-generation"] and card["data"]["size_categories"] == ["n<1K"]
