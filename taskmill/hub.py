@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -31,12 +32,24 @@ import yaml
 
 from taskmill.card import render_card
 from taskmill.records import from_table
+from taskmill.redact import mask_text
 
 SHARD_ROWS = 100_000  # rows per Parquet shard on the Hub
+REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 class HubPushError(RuntimeError):
     """The push cannot start (no token, no export) or the Hub refused it; the message says which."""
+
+
+@contextmanager
+def _one_line_hub_errors(repo: str, revision: str, http_error: tuple[type[Exception], ...]) -> Iterator[None]:
+    """The Hub's refusal as a HubPushError with its first line (the token is never in it; masked anyway)."""
+    try:
+        yield
+    except http_error as exc:
+        first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise HubPushError(f"push to {repo}@{revision} failed: {mask_text(first_line)}") from exc
 
 
 @contextmanager
@@ -97,10 +110,10 @@ def push_run(
     """Push `<run_dir>/export` to the dataset repo `repo` ("user/name"); returns what was pushed.
 
     Returns {"repo", "revision", "commit", "configs": [names], "files": [paths added], "deleted": [paths]}.
-    Raises HubPushError without a token or an export; huggingface_hub's HTTP errors otherwise.
+    Raises HubPushError without a token, an export or a valid repo id, and when the Hub refuses.
     """
-    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, DatasetCard, HfApi, get_token
-
+    if not REPO_ID.match(repo):
+        raise HubPushError(f"repo {repo!r}: give a dataset repo as user/name or org/name")
     export_dir = os.path.join(run_dir, "export")
     if not os.path.exists(os.path.join(export_dir, "records.parquet")):
         raise HubPushError(f"{export_dir}: no export here (records.parquet missing); run the pipeline first")
@@ -122,7 +135,11 @@ def push_run(
     for name, table in tables.items():
         uploads.update(_parquet_shards(table, name, shard_rows))
 
-    with _online():
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, DatasetCard, HfApi, get_token
+    from huggingface_hub.errors import HfHubHTTPError
+    from httpx2 import HTTPError  # connection refused, timeouts (huggingface_hub's HTTP client)
+
+    with _online(), _one_line_hub_errors(repo, revision, (HfHubHTTPError, HTTPError)):
         if not get_token():
             raise HubPushError("no Hugging Face token: set HF_TOKEN or run `hf auth login` (the config never holds it)")
         api = HfApi(endpoint=os.environ.get("HF_ENDPOINT"))

@@ -163,3 +163,13 @@ def test_pipeline_pushes_when_the_config_says_so(finished_run, hub, monkeypatch,
     assert flow_run.name == os.path.basename(finished_run)
     assert {"taskmill", "config:ops", "method:sql_exec"} <= set(flow_run.tags)
     assert yaml.safe_load(open(os.path.join(finished_run, "config.yaml")))["export"]["push_to_hub"]["repo"] == "user/from-config"
+
+
+def test_refused_push_and_bad_repo_id_are_one_line_errors(run_copy, hub):
+    server, env = hub
+    wrong = "hf_wrongTOKEN0123456789"
+    done = run_cli(["export", run_copy, "--push", REPO, "--no-rewrite"], env={**env, "HF_TOKEN": wrong})
+    assert done.returncode == 3 and done.stderr.startswith(f"taskmill export: push to {REPO}@main failed: ")
+    assert "Traceback" not in done.stderr and wrong not in done.stderr + done.stdout
+    done = run_cli(["export", run_copy, "--push", "not a repo", "--no-rewrite"], env=env)
+    assert done.returncode == 3 and "repo 'not a repo': give a dataset repo as user/name or org/name" in done.stderr
