@@ -31,7 +31,7 @@ def test_sigkill_at_random_points_then_resume_gives_identical_export(tmp_path, p
     config_path.write_text(yaml.safe_dump(config))
 
     full_s, _ = chaos.run_to_end(str(config_path), env)
-    (run_dir,) = [os.path.join(tmp_path / "runs", d) for d in os.listdir(tmp_path / "runs")]
+    (run_dir,) = [os.path.join(tmp_path / "runs", d) for d in os.listdir(tmp_path / "runs") if d.startswith("chaos-")]
     reference = chaos.export_files(os.path.join(run_dir, "export"))
     assert {"records.parquet", "messages.jsonl", "alpaca.jsonl", "sharegpt.jsonl", "README.md", "mixture.json"} <= set(reference)
     shutil.rmtree(run_dir)
