@@ -17,7 +17,8 @@ from flows.stages import curate_stage, export_stage, select_stage, sources_stage
 from flows.summary import build_summary, render_markdown, render_text
 from taskmill.config import RunConfig, load_config, parse_config
 from taskmill.ray_runtime import ensure_ray
-from taskmill.store import RunStore
+from taskmill.schedule import for_this_run
+from taskmill.store import RunStore, run_lock
 
 
 def _artifact_key(run_id: str) -> str:
@@ -31,16 +32,54 @@ def _engine_window(reports: list[dict[str, Any]]) -> float:
     return max(end for _, end in spans) - min(start for start, _ in spans) if spans else 0.0
 
 
-@flow(name="taskmill-pipeline", log_prints=True, flow_run_name="{config_path}")
+def _load(config_path: str, config: dict[str, Any] | None) -> RunConfig:
+    return for_this_run(parse_config(config) if config is not None else load_config(config_path))
+
+
+def _flow_run_name() -> str:
+    """`<config name>-<run id>` (the run id already starts with the name unless set explicitly)."""
+    from prefect.runtime import flow_run
+
+    try:
+        cfg = _load(flow_run.parameters.get("config_path", ""), flow_run.parameters.get("config"))
+    except Exception:  # a bad config fails in the flow body with its full message
+        return "taskmill-invalid-config"
+    run_id = cfg.resolved_run_id
+    return run_id if run_id.startswith(f"{cfg.name}-") else f"{cfg.name}-{run_id}"
+
+
+def _tag_flow_run(cfg: RunConfig) -> None:
+    """Tag the flow run with the config name, generator methods and model (filterable in the UI)."""
+    from prefect.client.orchestration import get_client
+    from prefect.runtime import flow_run
+
+    tags = sorted({"taskmill", f"config:{cfg.name}", f"model:{cfg.engine.name}", *(f"method:{g.method}" for g in cfg.generators)})
+    if flow_run.id:
+        with get_client(sync_client=True) as client:
+            client.update_flow_run(flow_run.id, tags=sorted(set(flow_run.tags) | set(tags)))
+
+
+@flow(name="taskmill-pipeline", log_prints=True, flow_run_name=_flow_run_name)
 def pipeline(config_path: str = "", config: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run a taskmill config end to end; returns the run summary.
 
     Give a YAML path (what `taskmill run` and deployments do) or a config dict.
+    One process at a time per run directory: a second one waits `lock_wait_s`
+    seconds, then fails with RunLockedError naming the holder.
     """
+    cfg: RunConfig = _load(config_path, config)
+    _tag_flow_run(cfg)
+    with run_lock(cfg.run_dir, cfg.lock_wait_s):
+        return _run(cfg)
+
+
+def _run(cfg: RunConfig) -> dict[str, Any]:
     logger = get_run_logger()
-    cfg: RunConfig = parse_config(config) if config is not None else load_config(config_path)
     store = RunStore(cfg.run_dir)
-    store.write_text("config.yaml", yaml.safe_dump(cfg.resolved(), sort_keys=False))
+    removed = store.remove_temp_files()  # left by a killed or failed earlier run
+    if removed:
+        logger.info("removed %d temp files left by an earlier run", len(removed))
+    store.write_text("config.yaml", yaml.safe_dump(cfg.masked(), sort_keys=False))
     logger.info("run %s in %s", cfg.resolved_run_id, store.root)
     ensure_ray(cfg.ray.address, cfg.ray.num_cpus)
 
@@ -72,6 +111,13 @@ def pipeline(config_path: str = "", config: dict[str, Any] | None = None) -> dic
     paths = export_stage(cfg, selected.get("mixture", []), summary)
     summary["export"] = paths
     store.write_text("summary.json", json.dumps(summary, indent=2, default=str))
+    if cfg.export.push_to_hub:
+        from taskmill.hub import push_run
+
+        hub = cfg.export.push_to_hub
+        summary["hub"] = push_run(store.root, hub.repo, private=hub.private, config_name=hub.config_name, revision=hub.revision)
+        logger.info("pushed to the Hub: %s@%s (%s)", hub.repo, hub.revision, ", ".join(summary["hub"]["configs"]))
+        store.write_text("summary.json", json.dumps(summary, indent=2, default=str))
 
     key = _artifact_key(cfg.resolved_run_id)
     create_markdown_artifact(markdown=render_markdown(summary), key=f"{key}-summary", description="taskmill run summary")

@@ -122,7 +122,9 @@ def select_stage(cfg: RunConfig) -> dict[str, Any]:
     return report
 
 
-@task(name="export", cache_policy=NO_CACHE)
+# log_prints off: `datasets` fingerprints functions through dill, which disassembles them with print();
+# under the flow's log_prints that bytecode would land in the run log.
+@task(name="export", cache_policy=NO_CACHE, log_prints=False)
 def export_stage(cfg: RunConfig, mixture_table: list[dict], summary: dict[str, Any]) -> dict[str, str]:
     from taskmill.export import export_records, exportable, token_counter_for
 
@@ -146,5 +148,6 @@ def export_stage(cfg: RunConfig, mixture_table: list[dict], summary: dict[str, A
         summary=summary,
         token_counts=token_counts,
         tokenizer=counter.name,
+        resolved_config=cfg.masked(),
     )
 

@@ -1,4 +1,9 @@
-"""Command line: `taskmill run|validate|serve|prepare-model`."""
+"""Command line: `taskmill run|validate|serve|export|inspect|prepare-model`.
+
+To watch runs in a Prefect UI on a non-default port, set both
+`PREFECT_API_URL=http://127.0.0.1:PORT/api` (where runs are recorded) and
+`PREFECT_UI_API_URL=http://127.0.0.1:PORT/api` (what the UI's browser code calls).
+"""
 
 from __future__ import annotations
 
@@ -17,22 +22,45 @@ def _prefect_defaults() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="taskmill", description=__doc__)
+    from taskmill import __version__
+
+    parser = argparse.ArgumentParser(prog="taskmill", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"taskmill {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a pipeline config end to end (a Prefect flow on Ray)")
-    run.add_argument("config")
+    run.add_argument("config", help="the run config (YAML); rerunning the same config resumes its run directory")
     validate = sub.add_parser("validate", help="check a config without running anything")
-    validate.add_argument("config")
+    validate.add_argument("config", help="the run config (YAML) to check")
     serve = sub.add_parser("serve", help="serve the flow on a cron schedule (visible in the Prefect UI)")
-    serve.add_argument("config")
-    serve.add_argument("--cron", required=True, help='e.g. "0 3 * * *"')
-    serve.add_argument("--name", default=None)
+    serve.add_argument("config", help="the run config (YAML) each scheduled run executes")
+    serve.add_argument("--cron", required=True, help='cron schedule in UTC, e.g. "0 3 * * *" (03:00 every day)')
+    serve.add_argument("--name", default=None, help="deployment name (default: the config file's name)")
+    serve.add_argument(
+        "--concurrency-limit", type=int, default=1,
+        help="flow runs of this deployment at once (default 1: a run due while one is running waits)",
+    )
     sub.add_parser("prepare-model", help="convert the packaged model once into the cache and print its path")
+    export = sub.add_parser("export", help="write a finished run's export/ again, and optionally push it to the Hub")
+    export.add_argument("run_dir", help="a run directory (runs/<name>-<hash>) whose selected stage is done")
+    export.add_argument("--push", metavar="REPO", default=None, help='push to this Hub dataset repo ("user/name"); token from HF_TOKEN or `hf auth login`')
+    export.add_argument("--public", action="store_true", help="create the repo public (default: private)")
+    export.add_argument("--config-name", default=None, help="push as one config of this name (default: one config per format)")
+    export.add_argument("--revision", default="main", help="branch to push to (created from main if absent)")
+    export.add_argument("--no-rewrite", action="store_true", help="push the existing export/ as is, without writing it again")
+    inspect = sub.add_parser("inspect", help="show a run: stages, counts, rejects by reason, sample records")
+    inspect.add_argument("run_dir", help="a run directory (runs/<name>-<hash>)")
+    inspect.add_argument("--reason", default=None, help="show rejected records with this reason code (e.g. near_dup)")
+    inspect.add_argument("--stage", default=None, help="show sample records of this stage (e.g. curated, generated/bonito)")
+    inspect.add_argument("-n", "--samples", type=int, default=3, help="records to show (default 3)")
+    inspect.add_argument("--json", action="store_true", help="print the overview as JSON")
     args = parser.parse_args(argv)
     _prefect_defaults()
 
-    from taskmill.config import ConfigError
+    from taskmill.config import ConfigError, load_config
+    from taskmill.hub import HubPushError
+    from taskmill.runinfo import RunDirError
     from taskmill.sources import SourceError
+    from taskmill.store import RunLockedError
 
     try:
         if args.command == "validate":
@@ -47,7 +75,25 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             from flows.deploy import serve as serve_flow
 
-            serve_flow(args.config, cron=args.cron, name=args.name)
+            serve_flow(args.config, cron=args.cron, name=args.name, concurrency_limit=args.concurrency_limit)
+            return 0
+        if args.command == "inspect":
+            from taskmill.runinfo import inspect_run
+
+            print(inspect_run(args.run_dir, reason=args.reason, stage=args.stage, samples=args.samples, as_json=args.json))
+            return 0
+        if args.command == "export":
+            from taskmill.runinfo import reexport
+
+            paths = {} if args.no_rewrite else reexport(args.run_dir)
+            result: dict = {"export": paths}
+            if args.push:
+                from taskmill.hub import push_run
+
+                result["hub"] = push_run(
+                    args.run_dir, args.push, private=not args.public, config_name=args.config_name, revision=args.revision
+                )
+            print(json.dumps(result, indent=2))
             return 0
         from flows.pipeline import pipeline
 
@@ -58,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, SourceError) as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    except (RunDirError, RunLockedError, HubPushError) as exc:
+        print(f"taskmill {args.command}: {exc}", file=sys.stderr)
+        return 3
 
 
 def _checked(path: str):

@@ -28,6 +28,16 @@ class RayConfig(BaseModel):
     task_cpus: float = Field(0.5, gt=0)  # CPUs each CPU-stage Ray task asks for
 
 
+class HubPushConfig(BaseModel):
+    """Push the export to the Hugging Face Hub (taskmill/hub.py). The token comes from HF_TOKEN or `hf auth login`."""
+
+    model_config = ConfigDict(extra="forbid")
+    repo: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")  # "user/name" or "org/name"
+    private: bool = True
+    config_name: str | None = None  # None: one config per format (+ `records`); a name: one config of the first format
+    revision: str = "main"  # branch; created from main if absent
+
+
 class ExportConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     formats: list[Literal["messages", "prompt_completion", "alpaca", "sharegpt"]] = ["messages", "alpaca"]
@@ -39,6 +49,9 @@ class ExportConfig(BaseModel):
     # counts tokens for max_tokens and the length percentiles; None: the run's model (engine.name),
     # SmolLM2's tokenizer when that model has none locally
     tokenizer: str | None = None
+    license: str = "other"  # the dataset card's Hub license id (e.g. apache-2.0, cc-by-4.0)
+    language: list[str] = ["en"]  # ISO 639-1 codes for the card
+    push_to_hub: HubPushConfig | None = None
 
 
 NESTED_MARK = "nested: "  # errors from _validate_nested already carry their full paths
@@ -81,6 +94,10 @@ class RunConfig(BaseModel):
     run_id: str | None = Field(None, min_length=1)  # default: name + hash of the config, so a rerun resumes
     run_root: str = Field("runs", min_length=1)  # local path or any pyarrow filesystem URI
     seed: int = 42
+    # resume: a rerun (or the next scheduled run) resumes the same run dir; new_per_run: every
+    # run (every schedule slot) gets its own run id `<name>-<hash>-<slot>` and a seed derived from it.
+    run_mode: Literal["resume", "new_per_run"] = "resume"
+    lock_wait_s: float = Field(0.0, ge=0)  # wait this long for another process on the same run dir, then exit
     ray: RayConfig = RayConfig()
     engine: EngineSettings = EngineSettings()
     sources: list[SourceConfig] = []
@@ -152,11 +169,23 @@ class RunConfig(BaseModel):
         return self
 
     def resolved(self) -> dict[str, Any]:
+        """The full config as plain data (secrets included: mask with `masked()` before writing it anywhere)."""
         return self.model_dump(mode="json")
 
+    def masked(self) -> dict[str, Any]:
+        """The resolved config with secret fields shown as `***` (taskmill/redact.py)."""
+        from taskmill.redact import mask_secrets
+
+        return mask_secrets(self.resolved())
+
     def config_hash(self) -> str:
-        data = self.resolved()
-        data.pop("run_id", None)
+        """Hash of what the data depends on: not the run's id, place, mode, lock or Hub settings, and no secrets."""
+        from taskmill.redact import drop_secrets
+
+        data = drop_secrets(self.resolved())
+        for key in ("run_id", "run_root", "run_mode", "lock_wait_s"):  # where and how, not what
+            data.pop(key, None)
+        data["export"].pop("push_to_hub", None)
         return hashlib.sha256(canonical_json(data).encode()).hexdigest()[:10]
 
     @property
@@ -200,16 +229,23 @@ class ConfigError(ValueError):
 
 
 def _format(error: ValidationError) -> str:
+    from taskmill.redact import is_secret_name, mask_text
+
     lines = []
     for e in error.errors():
         message = e["msg"].removeprefix("Value error, ")
         if message.startswith(NESTED_MARK):
-            lines += [f"  {line}" for line in message.removeprefix(NESTED_MARK).split("\n")]
+            lines += [f"  {mask_text(line)}" for line in message.removeprefix(NESTED_MARK).split("\n")]
             continue
         path = ".".join(str(p) for p in e["loc"]) or "(top level)"
         better = explain(e, RunConfig)
-        shown = better is None and e["type"] != "missing" and not isinstance(e.get("input"), (dict, list))
-        lines.append(f"  {path}: {better or message}" + (f" (got {e['input']!r})" if shown else ""))
+        # The value of an unknown field is never echoed: a misspelt `api_kye: sk-...` is still a secret.
+        shown = better is None and e["type"] not in ("missing", "extra_forbidden") and not isinstance(e.get("input"), (dict, list))
+        if shown and any(is_secret_name(str(p)) for p in e["loc"]):
+            got = " (got ***)"
+        else:
+            got = f" (got {mask_text(repr(e['input']))})" if shown else ""
+        lines.append(f"  {path}: {mask_text(better) if better else message}{got}")
     return "invalid taskmill config:\n" + "\n".join(lines)
 
 

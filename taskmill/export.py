@@ -15,6 +15,7 @@ longer than that many chat-template tokens (`too_long`) to the rejects.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from typing import Any
@@ -22,7 +23,6 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from filters.gate_report import render_quality_markdown
 from taskmill.records import reject, to_table
 
 
@@ -68,16 +68,28 @@ def export_records(
     summary: dict[str, Any],
     token_counts: np.ndarray | None = None,
     tokenizer: str = "",
+    resolved_config: dict[str, Any] | None = None,
 ) -> dict[str, str]:
     """Write every export artifact; returns {artifact name: path}.
 
     `token_counts` (aligned with `records`, from `exportable`) give the length
     percentiles per format, stored in summary["token_lengths"] and the card.
+    Written into a temporary sibling directory that replaces `out_dir` only when
+    complete (a crash or a full disk never leaves a half-written export).
     """
+    from taskmill.store import staged_directory
+
+    with staged_directory(out_dir) as staging:
+        paths = _write_all(staging, records, formats, dataset_name, hf_dataset, mixture_table, summary,
+                           token_counts, tokenizer, resolved_config)  # fmt: skip
+    return {name: os.path.join(out_dir, os.path.relpath(path, staging)) for name, path in paths.items()}
+
+
+def _write_all(out_dir, records, formats, dataset_name, hf_dataset, mixture_table, summary,
+               token_counts, tokenizer, resolved_config) -> dict[str, str]:  # fmt: skip
     from selection import formats as trainer_formats
     from selection.lengths import percentiles
 
-    os.makedirs(out_dir, exist_ok=True)
     paths: dict[str, str] = {}
     paths["records"] = os.path.join(out_dir, "records.parquet")
     pq.write_table(to_table(records), paths["records"] + ".tmp")
@@ -100,15 +112,21 @@ def export_records(
 
         rows = rows_by_format[formats[0]]  # the datasets dir holds the first format
         dataset = datasets.Dataset.from_list(rows) if rows else datasets.Dataset.from_dict({})
+        # A content fingerprint: the default one hashes functions through dill, whose global-name
+        # sets follow Python's per-process hash seed, so state.json would differ run to run.
+        with open(paths[formats[0]], "rb") as f:
+            fingerprint = hashlib.sha256(f.read()).hexdigest()[:16]
+        dataset = datasets.Dataset(dataset.data, info=dataset.info, fingerprint=fingerprint)
         paths["hf"] = os.path.join(out_dir, "hf")
         datasets.DatasetDict({"train": dataset}).save_to_disk(paths["hf"])
 
     paths["mixture"] = os.path.join(out_dir, "mixture.json")
     with open(paths["mixture"], "w", encoding="utf-8") as f:
-        json.dump(mixture_table, f, indent=2)
+        # sorted keys: the table read back from manifest.json on resume must give the same bytes
+        json.dump(mixture_table, f, indent=2, sort_keys=True)
     paths["card"] = os.path.join(out_dir, "README.md")
     with open(paths["card"], "w", encoding="utf-8") as f:
-        f.write(dataset_card(dataset_name, records, formats, mixture_table, summary))
+        f.write(dataset_card(dataset_name, records, formats, mixture_table, summary, resolved_config))
     return paths
 
 
@@ -117,70 +135,15 @@ def entry_name(dataset_name: str, fmt: str, formats: list[str]) -> str:
     return dataset_name if fmt == formats[0] else f"{dataset_name}_{fmt}"
 
 
-def _size_category(n: int) -> str:
-    for limit, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
-        if n < limit:
-            return label
-    return "n>1M"
+def dataset_card(
+    name: str, records: list[dict], formats: list[str], mixture: list[dict], summary: dict[str, Any], resolved_config: dict[str, Any] | None = None
+) -> str:
+    """The export directory's dataset card (see taskmill/card.py)."""
+    from taskmill.card import render_card
 
-
-def _table(rows: list[dict], columns: list[str]) -> str:
-    if not rows:
-        return "_none_\n"
-    head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
-    return head + "".join("| " + " | ".join(str(r.get(c, "")) for c in columns) + " |\n" for r in rows)
-
-
-def dataset_card(name: str, records: list[dict], formats: list[str], mixture: list[dict], summary: dict[str, Any]) -> str:
-    methods = sorted({r["method"] for r in records})
-    models = sorted({r["model"] for r in records})
-    funnel = [{"stage": s, "reason": reason, "count": n} for s, reasons in summary.get("rejects", {}).items() for reason, n in sorted(reasons.items())]
-    stages = [{"stage": s, "records": n} for s, n in summary.get("records_per_stage", {}).items()]
-    header = (
-        "---\n"
-        f"pretty_name: {name}\n"
-        "task_categories:\n- text-generation\n"
-        "tags:\n- instruction-tuning\n- synthetic\n- taskmill\n"
-        f"size_categories:\n- {_size_category(len(records))}\n"
-        "configs:\n- config_name: default\n  data_files:\n"
-        f"  - split: train\n    path: {formats[0]}.jsonl\n"
-        "---\n\n"
-    )
-    body = [
-        f"# {name}\n",
-        f"Instruction-tuning data made by taskmill (run `{summary.get('run_id', '')}`): "
-        f"{len(records)} records from the methods {', '.join(methods) or '-'}, generated with {', '.join(models) or '-'}.\n",
-        "## Files\n",
-        "".join(f"- `{fmt}.jsonl`: {fmt} format (trainer-config entry `{entry_name(name, fmt, formats)}`)\n" for fmt in formats)
-        + "- `records.parquet`: full records with lineage (method, source, parents, model, sampling, seed) and meta\n"
-        + "- `hf/`: a `datasets` directory (`datasets.load_from_disk`)\n",
-        "## Records per stage\n",
-        _table(stages, ["stage", "records"]),
-        "## Rejected records by reason\n",
-        "Rejected records are kept in the run's `rejects/` datasets with their reason.\n\n" + _table(funnel, ["stage", "reason", "count"]),
-        "## Quality gate\n",
-        "Per generator: candidates → parsed by the generator → kept after the gate (rule filters and task-form "
-        "checks) → after dedup → selected; rejects by stage and reason; a few kept and rejected records.\n\n"
-        + render_quality_markdown(summary.get("quality", {})),
-        "## Mixture\n",
-        _table(mixture, ["task", "available", "chosen", "weight"]),
-        "## Diversity per task\n",
-        "Compression ratio (higher = more redundant) and n-gram diversity (sum over n = 1..5 of unique/total n-grams).\n\n"
-        + _table([{**d, "cr": round(d["cr"], 3), "ngd": round(d["ngd"], 3)} for d in summary.get("diversity", [])], ["task", "count", "cr", "ngd"]),
-        "## Token lengths\n",
-        _lengths_section(summary.get("token_lengths")),
-        "## Generation\n",
-        f"Tokens generated: {summary.get('completion_tokens', 0)}; engine throughput: {summary.get('tokens_per_s', 0)} tokens/s.\n",
-    ]
-    return header + "\n".join(body)
-
-
-def _lengths_section(lengths: dict | None) -> str:
-    if not lengths:
-        return "_not measured_\n"
-    rows = [{"format": fmt, **figures} for fmt, figures in lengths["formats"].items()]
-    return (
-        f"Tokens per record: the whole conversation under the chat template of {lengths['tokenizer']} "
-        "(TRL's SFTTrainer truncates at max_length, 1024 by default).\n\n"
-        + _table(rows, ["format", "records", "p50", "p90", "p99", "max"])
+    export = (resolved_config or {}).get("export", {})
+    return render_card(
+        name, records, formats, mixture, summary,
+        resolved_config=resolved_config, license=export.get("license", "other"), language=export.get("language", ["en"]),
+        entry_names={fmt: entry_name(name, fmt, formats) for fmt in formats},
     )

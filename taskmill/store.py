@@ -7,13 +7,20 @@ Layout (see DESIGN.md):
 
 A shard is written under a temporary name and renamed when complete, so a
 crash never leaves a half shard; `has_shard` is what makes reruns resume.
+Temporary files are removed when a write fails and, for ones a killed process
+left behind, when the next run opens the store (`remove_temp_files`).
 Any pyarrow filesystem URI works as root (local path by default).
+
+One process at a time works on a run directory: `run_lock` takes an
+exclusive lock on `<root>/.lock` (released by the OS if the process dies).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import posixpath
+import shutil
 import threading
 import time
 import uuid
@@ -26,13 +33,76 @@ import pyarrow.parquet as pq
 
 from taskmill.records import SCHEMA, empty_table
 
+TEMP_PREFIX = ".tmp-"
+STAGING_MARK = ".staging-"  # `<dir>.staging-<uuid>`: a directory being written (see staged_directory)
+
+
+class RunLockedError(RuntimeError):
+    """Another process holds the run directory's lock."""
+
+
+@contextmanager
+def run_lock(root: str, wait_s: float = 0.0) -> Iterator[None]:
+    """Hold `<root>/.lock` for the duration; wait up to `wait_s` seconds, then raise RunLockedError.
+
+    Local run dirs only (a remote filesystem URI is not locked). The owner's pid
+    and start time go to `<root>/.lock.owner` for the error message.
+    """
+    from filelock import FileLock, Timeout
+
+    if "://" in root and not root.startswith("file://"):
+        yield
+        return
+    root = os.path.abspath(root.removeprefix("file://"))
+    os.makedirs(root, exist_ok=True)
+    owner_file = os.path.join(root, ".lock.owner")
+    lock = FileLock(os.path.join(root, ".lock"))
+    try:
+        lock.acquire(timeout=wait_s)
+    except Timeout:
+        try:
+            owner = open(owner_file, encoding="utf-8").read().strip()
+        except OSError:
+            owner = "unknown process"
+        raise RunLockedError(
+            f"run directory {root} is in use by another taskmill process ({owner}); "
+            f"waited {wait_s:g} s. Wait for it to finish, or set `lock_wait_s` to wait longer."
+        ) from None
+    try:
+        with open(owner_file, "w", encoding="utf-8") as f:
+            f.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}")
+        yield
+    finally:
+        lock.release()
+
+
+@contextmanager
+def staged_directory(final: str) -> Iterator[str]:
+    """Yield a fresh sibling directory to write into; it replaces `final` only if the block succeeds.
+
+    On error the staging directory is removed and `final` is left as it was.
+    The swap is two renames (old out of the way, new in); a kill between them
+    leaves `final` absent, never half-written, and the next export writes it.
+    """
+    final = os.path.abspath(final)
+    staging = f"{final}{STAGING_MARK}{uuid.uuid4().hex}"
+    os.makedirs(staging)
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    retired = f"{final}{STAGING_MARK}old-{uuid.uuid4().hex}"
+    if os.path.exists(final):
+        os.rename(final, retired)
+    os.rename(staging, final)
+    shutil.rmtree(retired, ignore_errors=True)
+
 
 class RunStore:
     def __init__(self, root: str):
         self.fs, path = pafs.FileSystem.from_uri(root) if "://" in root else (pafs.LocalFileSystem(), root)
         if isinstance(self.fs, pafs.LocalFileSystem):
-            import os
-
             path = os.path.abspath(path)
         self.root = path.rstrip("/")
         self.fs.create_dir(self.root, recursive=True)
@@ -58,11 +128,35 @@ class RunStore:
         directory = self.path(stage)
         self.fs.create_dir(directory, recursive=True)
         final = posixpath.join(directory, self.shard_name(shard))
-        temp = posixpath.join(directory, f".tmp-{uuid.uuid4().hex}.parquet")
-        with self.fs.open_output_stream(temp) as sink:
-            pq.write_table(table, sink)
-        self.fs.move(temp, final)
+        temp = posixpath.join(directory, f"{TEMP_PREFIX}{uuid.uuid4().hex}.parquet")
+        try:
+            with self.fs.open_output_stream(temp) as sink:
+                pq.write_table(table, sink)
+            self.fs.move(temp, final)
+        except BaseException:
+            self._remove_quietly(temp)
+            raise
         return final
+
+    def _remove_quietly(self, path: str) -> None:
+        try:
+            self.fs.delete_file(path)
+        except OSError:
+            pass
+
+    def remove_temp_files(self) -> list[str]:
+        """Delete temp files and staging dirs a killed or failed process left in the run dir; returns them."""
+        removed = []
+        for info in self.fs.get_file_info(pafs.FileSelector(self.root, recursive=True, allow_not_found=True)):
+            base = posixpath.basename(info.path)
+            if info.type == pafs.FileType.File and (base.startswith(TEMP_PREFIX) or ".tmp-" in base or base.endswith(".tmp")):
+                self._remove_quietly(info.path)
+                removed.append(info.path)
+            elif info.type == pafs.FileType.Directory and STAGING_MARK in base:
+                if self._exists(info.path):
+                    self.fs.delete_dir(info.path)
+                removed.append(info.path)
+        return removed
 
     def shard_paths(self, stage: str) -> list[str]:
         directory = self.path(stage)
@@ -88,9 +182,13 @@ class RunStore:
         path = self.path(name)
         self.fs.create_dir(posixpath.dirname(path), recursive=True)
         temp = f"{path}.tmp-{uuid.uuid4().hex}"
-        with self.fs.open_output_stream(temp) as f:
-            f.write(text.encode("utf-8"))
-        self.fs.move(temp, path)
+        try:
+            with self.fs.open_output_stream(temp) as f:
+                f.write(text.encode("utf-8"))
+            self.fs.move(temp, path)
+        except BaseException:
+            self._remove_quietly(temp)
+            raise
         return path
 
     def read_text(self, name: str) -> str | None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+import os
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class EngineSettings(BaseModel):
@@ -31,7 +33,8 @@ class EngineSettings(BaseModel):
     max_in_flight: int | None = Field(None, ge=1)
     # OpenAI-compatible server (backend=openai)
     base_url: str | None = None
-    api_key: str = "EMPTY"
+    api_key: str = "EMPTY"  # prefer api_key_env: a key written here is masked in every output, but sits in the YAML
+    api_key_env: str | None = None  # name of the environment variable holding the key (read at config load)
     served_model_name: str | None = None  # the server's model id; default: `name`
     max_concurrency: int = Field(16, ge=1)
     request_timeout_s: float = Field(300.0, gt=0)
@@ -42,3 +45,11 @@ class EngineSettings(BaseModel):
         if self.max_in_flight is not None:
             return self.max_in_flight
         return self.max_concurrency if self.backend == "openai" else 2 * self.max_num_seqs
+
+    @model_validator(mode="after")
+    def _key_from_env(self) -> "EngineSettings":
+        if self.api_key_env:
+            if self.api_key_env not in os.environ:
+                raise ValueError(f"api_key_env: environment variable {self.api_key_env} is not set")
+            self.api_key = os.environ[self.api_key_env]
+        return self

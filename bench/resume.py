@@ -1,0 +1,108 @@
+"""Resume after SIGKILL: are the exports byte-identical, and what does resuming cost?
+
+Baseline: an uninterrupted run of the same config (tests/ops/chaos.py: Bonito
+on a scripted engine plus SQL on a CSV table, real Prefect API and real Ray),
+measured in this process's session after one warm-up run. Each trial starts from an empty run
+directory, SIGKILLs the run's process group at a random point of the
+baseline's duration, reruns it to the end, and compares every export file
+with the baseline's, byte for byte.
+
+    resume_trials               trials run (goal >= 10)
+    resume_identical_fraction   share of trials whose every export file is identical (goal 1.0)
+    resume_overhead_ratio       sum of resumed-run times / sum of the baseline's time left after
+                                each kill point (goal <= 1.1); times from the child's READY
+                                line (imports done) to its exit
+    resume_fixed_overhead_s     a rerun of the finished run: the cost every resume pays on top of
+                                its remaining work (context for the ratio)
+
+Usage: python bench/resume.py [--trials N] [--seed S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+
+import yaml
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "ops"))
+sys.path.insert(0, ROOT)
+for key, value in {
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "HF_HUB_OFFLINE": "1", "RAY_USAGE_STATS_ENABLED": "0", "TOKENIZERS_PARALLELISM": "false",
+}.items():
+    os.environ.setdefault(key, value)
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="taskmill-bench-prefect-"))
+
+import chaos  # noqa: E402  (tests/ops/chaos.py)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=10, help="kill-and-resume trials (default 10)")
+    parser.add_argument("--seed", type=int, default=13, help="seed of the kill points")
+    args = parser.parse_args()
+
+    import ray
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    from taskmill.ray_runtime import ensure_ray
+
+    work = tempfile.mkdtemp(prefix="taskmill-bench-resume-")
+    with prefect_test_harness(server_startup_timeout=300):
+        ensure_ray(num_cpus=2)
+        env = {"PREFECT_API_URL": PREFECT_API_URL.value()}
+        run_root = os.path.join(work, "runs")
+        config_path = os.path.join(work, "chaos.yaml")
+        with open(config_path, "w", encoding="utf-8") as f:
+            yaml.safe_dump(chaos.chaos_config(run_root, ray.get_runtime_context().gcs_address), f)
+
+        # Two uninterrupted runs: the first warms the cluster (worker start-up, JIT caches); the
+        # second, like every trial, runs warm and is the baseline for times and bytes.
+        cold_s, _ = chaos.run_to_end(config_path, env)
+        run_dir = os.path.join(run_root, next(d for d in os.listdir(run_root) if d.startswith("chaos-")))
+        shutil.rmtree(run_dir)
+        full_s, _ = chaos.run_to_end(config_path, env)
+        reference = chaos.export_files(os.path.join(run_dir, "export"))
+        # A rerun of the finished run: what any resumed run pays before and beyond its remaining work
+        # (flow run, Ray job and workers, reading the stages back, export).
+        fixed_s, _ = chaos.run_to_end(config_path, env)
+        print(f"baseline: uninterrupted run {full_s:.1f} s warm ({cold_s:.1f} s cold), {len(reference)} export files", file=sys.stderr)
+
+        rng = random.Random(args.seed)
+        identical = resumed_total = remaining_total = 0.0
+        trials = 0
+        while trials < args.trials:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            after = rng.uniform(0.2, full_s)
+            if not chaos.run_and_kill(config_path, env, after):
+                continue  # finished before the kill point: not a trial (redrawn)
+            resumed_s, _ = chaos.run_to_end(config_path, env)
+            diff = chaos.differing(reference, chaos.export_files(os.path.join(run_dir, "export")))
+            trials += 1
+            identical += not diff
+            resumed_total += resumed_s
+            remaining_total += full_s - after
+            print(f"trial {trials}: killed at {after:.1f} s, resumed in {resumed_s:.1f} s, differing files: {diff}", file=sys.stderr)
+        ray.shutdown()
+    shutil.rmtree(work, ignore_errors=True)
+
+    figures = [
+        ("resume_trials", trials, "trials", "uninterrupted run", ">= 10"),
+        ("resume_identical_fraction", round(identical / trials, 3), "fraction", "uninterrupted run's export files", 1.0),
+        ("resume_overhead_ratio", round(resumed_total / remaining_total, 3), "ratio", "uninterrupted run's time after the kill point", "<= 1.1"),
+        ("resume_fixed_overhead_s", round(fixed_s, 1), "s", f"uninterrupted run {full_s:.1f} s", "context"),
+    ]
+    for metric, value, unit, baseline, goal in figures:
+        print(json.dumps({"metric": metric, "value": value, "unit": unit, "baseline": baseline, "goal": goal}))
+
+
+if __name__ == "__main__":
+    main()
