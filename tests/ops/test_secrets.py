@@ -76,4 +76,4 @@ def test_yaml_error_is_one_line_with_its_position(tmp_path):
     bad.write_text("name: x\ngenerators:\n  - method: sql_exec\n   tasks: [1\n")
     with pytest.raises(ConfigError) as err:
         load_config(str(bad))
-    assert str(err.value).startswith(f"{bad}:4:4: not valid YAML: ") and "\n" not in str(err.value)
+    assert str(err.value).startswith(f"{bad}:4:4: while parsing a block collection") and "\n" not in str(err.value)
