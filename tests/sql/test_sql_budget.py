@@ -178,7 +178,7 @@ def test_packaged_tokenizer_without_the_converted_model(tmp_path, monkeypatch):
     monkeypatch.setenv("TASKMILL_CACHE", str(tmp_path))
     token_counter.cache_clear()
     try:
-        directory = tokens._packaged_dir()
+        directory = tokens.models.packaged_tokenizer_dir()
         assert directory == str(tmp_path / "SmolLM2-135M-Instruct-tokenizer")
         assert not (tmp_path / "SmolLM2-135M-Instruct-f32").exists()  # the model was not converted
         count = token_counter(SMOLLM2)
