@@ -9,11 +9,13 @@ import yaml
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from flows.generate import generate_stage
+from flows.generate import generate_stage, generated_stage
 from flows.stages import curate_stage, export_stage, select_stage, sources_stage
 from flows.summary import build_summary, render_markdown, render_text
+from generators.chains.upstream import run_order, upstream_records
 from taskmill.config import RunConfig, load_config, parse_config
 from taskmill.ray_runtime import ensure_ray
+from taskmill.records import from_table
 from taskmill.store import RunStore
 
 
@@ -36,7 +38,14 @@ def pipeline(config_path: str = "", config: dict[str, Any] | None = None) -> dic
     ensure_ray(cfg.ray.address, cfg.ray.num_cpus)
 
     documents = sources_stage(cfg) if cfg.sources else []
-    reports = [generate_stage(cfg, gen, documents) for gen in cfg.generators]
+    # Generators with `from_generators` run after the stages they draw on, and get their records as inputs.
+    by_name = {}
+    for gen in run_order(cfg.generators):
+        inputs = documents
+        if getattr(gen, "from_generators", None):
+            inputs = upstream_records(gen, lambda name: from_table(store.read_stage(generated_stage(name))))
+        by_name[gen.name] = generate_stage(cfg, gen, inputs)
+    reports = [by_name[gen.name] for gen in cfg.generators]
     names = [gen.name for gen in cfg.generators]
     curated = curate_stage(cfg, names)
     selected = select_stage(cfg)

@@ -83,7 +83,10 @@ class RunConfig(BaseModel):
             if not isinstance(item, dict) or "method" not in item:
                 raise ValueError("each generator needs a `method` (e.g. bonito, self_guide, sql_exec)")
             out.append(_validate_nested(load_generator_class(item["method"]).Config, item, f"generators.{index}"))
-        return assign_stage_names(out)
+        from generators.chains.upstream import run_order
+
+        run_order(assign_stage_names(out))  # raises when `from_generators` names no stage or forms a cycle
+        return out
 
     @field_validator("curation", mode="before")
     @classmethod
