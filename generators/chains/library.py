@@ -23,7 +23,7 @@ import re
 from collections import Counter
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from generators.task_specs import parse_seed_blocks
 from taskmill.records import sha256_hex
@@ -170,8 +170,11 @@ def load_task_file(path: str, per_task: int, languages: list[str]) -> tuple[list
     for index, entry in enumerate(entries):
         try:
             task = ChainTask.model_validate({"source": path, **entry} if isinstance(entry, dict) else entry)
-        except ValueError as error:
-            raise ValueError(f"{path}: tasks[{index}]: {error}") from None
+        except ValidationError as error:
+            where = [".".join(str(p) for p in e["loc"]) or "(task)" for e in error.errors()]
+            messages = [e["msg"].removeprefix("Value error, ") for e in error.errors()]
+            detail = "; ".join(f"tasks[{index}].{w}: {m}" for w, m in zip(where, messages))
+            raise ValueError(f"{path}: {detail}") from None
         tasks.append(task.model_copy(update={"instances": task.instances[:per_task]}))
     return tasks, []
 

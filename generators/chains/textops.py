@@ -76,7 +76,7 @@ class Op:
             return out
         if self.name == "extract":
             if j - i < 2 or j - i + 1 == len(tokens):
-                raise NotApplicable(f"{a!r} must come before {b!r}, at least 3 tokens apart, and leave some text out")
+                raise NotApplicable(f"{a!r} must come before {b!r}, span at least 3 tokens and not the whole text")
             return tokens[i : j + 1]
         raise ValueError(f"unknown operation {self.name!r}; allowed: {OP_NAMES}")
 
