@@ -116,7 +116,7 @@ class CoiGenerator(Generator):
         candidates: list[Chain] = []
         for x in (t for t in tasks if t.category == shard["category"]):
             for y in tasks:
-                if y.id == x.id:
+                if y.id == x.id or y.first_only:  # a task holding its own input never follows another: not a candidate
                     continue
                 problem = slot_problem([x, y])
                 if problem:

@@ -79,6 +79,7 @@ def build_chain(
     ops: list[Op] = []
     outputs: list[str] = []
     state: list[str] | int = tokens
+    seen = {render(tokens)}  # a step that brings back an earlier text (delete what was just inserted) teaches nothing
     for step in range(length):
         allowed = [n for n in names if n not in FINAL_ONLY or step == length - 1]
         for _ in range(draws):
@@ -87,9 +88,11 @@ def build_chain(
                 new_state = op.apply(state)  # type: ignore[arg-type]
             except NotApplicable:
                 continue
-            break
+            if render(new_state) not in seen:
+                break
         else:
             return None
+        seen.add(render(new_state))
         ops.append(op)
         state = new_state
         outputs.append(render(state))

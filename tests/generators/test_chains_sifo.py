@@ -94,6 +94,8 @@ def test_generated_chains_are_right_and_read_naturally():
             state = expected.split()
             names.add(op["name"])
         assert parse_transcript(rec["output"]) == meta["step_outputs"]
+        texts = [rec["input"], *meta["step_outputs"]]
+        assert len(set(texts)) == len(texts), "no step brings back an earlier text"
         assert check_record(rec) == []
         steps = rec["instruction"].split(" and then ")
         assert len(steps) == meta["chain_length"] == len(meta["ops"])
