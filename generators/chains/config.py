@@ -76,6 +76,7 @@ class CoiConfig(GeneratorConfig):
             raise ValueError(f"train_lengths and test_lengths share {overlap}; a length is train or test")
         if self.tries_per_tuple is not None and self.tries_per_tuple < self.max_per_category_tuple:
             raise ValueError("tries_per_tuple must be >= max_per_category_tuple")
+        self.load_files()  # a missing or malformed task file fails validation, before any work starts
         return self
 
     @property

@@ -87,12 +87,16 @@ class ChainTask(BaseModel):
 
 
 def _read(path: str) -> Any:
-    with open(path, encoding="utf-8") as f:
-        if path.endswith((".yaml", ".yml")):
-            import yaml
+    """A YAML or JSON file; a syntax error names the file and the line."""
+    import yaml
 
-            return yaml.safe_load(f)
-        return json.load(f)
+    with open(path, encoding="utf-8") as f:
+        try:
+            return yaml.safe_load(f) if path.endswith((".yaml", ".yml")) else json.load(f)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}: not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}") from None
+        except yaml.YAMLError as error:
+            raise ValueError(f"{path}: not valid YAML: {error}") from None
 
 
 def _slug(text: str) -> str:
@@ -138,7 +142,9 @@ def sni_task(data: dict, path: str, per_task: int, languages: list[str]) -> tupl
     for i, item in enumerate(raw):
         if not isinstance(item, dict) or "input" not in item or "output" not in item:
             raise ValueError(f"{path}: Instances[{i}] needs `input` and `output`")
-        output = item["output"][0] if isinstance(item["output"], list) and item["output"] else item["output"]
+        output = item["output"]
+        if isinstance(output, list):  # SNI lists the acceptable outputs; the first is the reference
+            output = output[0] if output else ""
         if str(output).strip() and str(item["input"]).strip():
             instances.append(Instance(input=str(item["input"]), output=str(output), id=item.get("id")))
     if not instances:
@@ -161,7 +167,7 @@ def load_task_file(path: str, per_task: int, languages: list[str]) -> tuple[list
     if not os.path.isfile(path):
         raise ValueError(f"task_files: no file at {path!r}")
     data = _read(path)
-    if isinstance(data, dict) and "Definition" in data:
+    if isinstance(data, dict) and ("Definition" in data or {"Instances", "Positive Examples"} & set(data)):
         task, skipped = sni_task(data, path, per_task, languages)
         return ([task] if task else []), ([skipped] if skipped else [])
     entries = data.get("tasks") if isinstance(data, dict) and "tasks" in data else data

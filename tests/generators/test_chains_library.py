@@ -106,3 +106,17 @@ def test_config_validation_names_from_generators_field():
     assert [x.name for x in run_order(cfg.generators)] == ["bonito", "coi"]
     with pytest.raises(ConfigError, match="share \\[3\\]"):
         parse_config({"generators": [{"method": "coi", "tasks": [], "task_files": ["x"], "test_lengths": [3]}]})
+
+
+def test_malformed_task_files_fail_validation_with_the_file_named(tmp_path):
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"Definition": ["x"], "Instances": [')
+    with pytest.raises(ConfigError, match="broken.json: not valid JSON"):
+        parse_config({"generators": [{"method": "coi", "task_files": [str(broken)]}]})
+    partial = tmp_path / "task9_partial.json"
+    partial.write_text(json.dumps({"Definition": "Do it.", "Instances": [{"id": "a", "input": "x", "output": ["y"]}, {"input": "z"}]}))
+    with pytest.raises(ConfigError, match=r"task9_partial.json: Instances\[1\] needs `input` and `output`"):
+        parse_config({"generators": [{"method": "coi", "task_files": [str(partial)]}]})
+    empty = tmp_path / "task10_empty.json"
+    empty.write_text(json.dumps({"Definition": "Do it.", "Instances": [{"input": "x", "output": []}]}))
+    assert load_task_file(str(empty), 10, ["English"]) == ([], [f"{empty}: no instance with a non-empty input and output"])
