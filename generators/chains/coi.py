@@ -60,6 +60,25 @@ class Chain:
         return Chain([*self.tasks, task], self.instance, self.instance_ref, list(self.outputs), list(self.checks), parent)
 
 
+def _same(a: str, b: str) -> bool:
+    return " ".join(a.lower().split()) == " ".join(b.lower().split())
+
+
+def request_examples(chain: Chain, count: int) -> list[Instance]:
+    """The demonstrations shown in the prompt of the chain's next step."""
+    return chain.tasks[len(chain.outputs)].instances[:count]
+
+
+def _copied_example(text: str, step_input: str, examples: list[Instance]) -> str | None:
+    """A demonstration output the step pasted in (small models do), unless the input itself contains it."""
+    flat, given = " ".join(text.lower().split()), " ".join(step_input.lower().split())
+    for example in examples:
+        shown = " ".join(example.output.lower().split())
+        if len(shown) >= 12 and shown in flat and shown not in given:
+            return example.output
+    return None
+
+
 def instance_ref(task: ChainTask, index: int) -> str:
     """Lineage id of a task instance: the record id for generated tasks, else `<source>:<task>:<instance>`."""
     instance = task.instances[index]
@@ -205,7 +224,7 @@ class CoiGenerator(Generator):
         requests = []
         for chain in live:
             task = chain.tasks[len(chain.outputs)]
-            examples = task.instances[: cfg.examples_in_prompt]
+            examples = request_examples(chain, cfg.examples_in_prompt)
             requests.append(self._request(prompts.step_messages(task.instruction, examples, chain.outputs[-1]), chain, "step"))
         done = []
         for chain, request, result in zip(live, requests, self._generate(engine, requests)):
@@ -223,6 +242,10 @@ class CoiGenerator(Generator):
                 finished.append((chain, "empty_generation", {}))
             elif completion.finish_reason == "length":
                 finished.append((chain, "truncated", {"raw": text}))
+            elif _same(text, chain.outputs[-1]):
+                finished.append((chain, "unchanged", {"message": "the step returned its input unchanged"}))
+            elif copied := _copied_example(text, chain.outputs[-1], request_examples(chain, cfg.examples_in_prompt)):
+                finished.append((chain, "copied_example", {"message": "the step repeats a demonstration output", "example": copied}))
             else:
                 chain.outputs.append(text)
                 done.append(chain)

@@ -10,8 +10,13 @@ from generators.base import GeneratorConfig
 from generators.chains.library import ChainTask, load_task_file
 from generators.chains.textops import OP_NAMES
 
-# Spec §3 codes, then ours: `truncated` (the step hit max_tokens), `engine_error` (the request failed).
-COI_REJECT_CODES = ("heuristic_blocked", "not_composable", "empty_generation", "tuple_cap", "truncated", "engine_error")
+# Spec §3 codes, then ours: `truncated` (the step hit max_tokens), `engine_error` (the request failed),
+# `unchanged` (the step returned its input: nothing to learn), `copied_example` (the step pasted a
+# demonstration output from its prompt instead of working on its input).
+COI_REJECT_CODES = (
+    "heuristic_blocked", "not_composable", "empty_generation", "tuple_cap", "truncated", "engine_error",
+    "unchanged", "copied_example",
+)  # fmt: skip
 SIFO_REJECT_CODES = ("no_sentence", "ops_exhausted")
 
 

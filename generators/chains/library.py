@@ -104,9 +104,13 @@ def _slug(text: str) -> str:
 
 
 def looks_like_labels(outputs: list[str], max_labels: int = 10) -> bool:
-    """Few distinct outputs, each seen at least twice: a closed label set."""
+    """Between 2 and `max_labels` distinct outputs, each seen at least twice: a closed label set.
+
+    One distinct output is not a label set: it is what several samples of one
+    prompt look like (the same answer written twice).
+    """
     seen = Counter(o.strip().lower() for o in outputs)
-    return bool(seen) and len(seen) <= max_labels and min(seen.values()) >= 2 and len(outputs) > len(seen)
+    return 2 <= len(seen) <= max_labels and min(seen.values()) >= 2
 
 
 def kinds_from_category(category: str) -> tuple[Kind, Kind | None]:

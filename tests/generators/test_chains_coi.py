@@ -194,3 +194,24 @@ def test_shortening_keeps_the_original():
     assert rec["instruction"] == "Correct the spelling mistakes. and then Rewrite the sentence in upper case letters only please."
     assert rec["meta"]["instructions"][0] == long
     assert rec["meta"]["short_instructions"] == ["Correct the spelling mistakes.", None]
+
+
+def test_steps_that_change_nothing_or_paste_a_demonstration_are_rejected():
+    tasks = [task("a", "Fix the text.", "cat_a"), task("b", "Shorten the text.", "cat_b")]
+    tasks[0]["instances"] = [{"input": "teh fixed sentense", "output": "the fixed sentence"}]
+    tasks[1]["instances"] = [{"input": "a long example sentence", "output": "a demonstration answer"}]
+
+    kept, rejects, _ = run(tasks, ScriptedEngine(script(step=lambda i, x: x.upper())), train_lengths=[2], test_lengths=[])
+    assert kept == [] and [r["reject_reason"] for r in rejects] == ["unchanged", "unchanged"]
+
+    def step(instruction, step_input):  # each step pastes the demonstration output it was shown
+        return "Sure: a demonstration answer" if instruction.startswith("Shorten") else "so, the fixed sentence."
+
+    kept, rejects, _ = run(tasks, ScriptedEngine(script(step=step)), train_lengths=[2], test_lengths=[])
+    by_chain = {tuple(r["meta"]["task_ids"]): r for r in rejects}
+    assert kept == [] and {r["reject_reason"] for r in rejects} == {"copied_example"}
+    assert by_chain[("a", "b")]["meta"]["curation"]["detail"]["example"] == "a demonstration answer"
+    # an output that contains the demonstration because its input did is not a copy
+    tasks[0]["instances"][0]["output"] = "a demonstration answer"
+    kept, _, _ = run(tasks, ScriptedEngine(script(step=lambda i, x: f"{x}!")), train_lengths=[2], test_lengths=[])
+    assert sorted(r["meta"]["task_ids"] for r in kept) == [["a", "b"], ["b", "a"]]
