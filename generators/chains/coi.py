@@ -17,6 +17,7 @@ chains never reach curation or export.
 
 from __future__ import annotations
 
+import logging
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from taskmill.records import canonical_json, derive_seed, make_record, reject
 
 METHOD = "coi"
 METHOD_VERSION = "1"
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -99,7 +101,9 @@ class CoiGenerator(Generator):
     # --- planning ------------------------------------------------------------------------
     def library(self, upstream: list[dict]) -> list[ChainTask]:
         """Tasks from config and files, plus tasks from the kept records of `from_generators` stages."""
-        tasks, _ = self.config.load_files()
+        tasks, skipped = self.config.load_files()
+        for note in skipped:
+            logger.warning("coi: task skipped: %s", note)
         by_stage: dict[str, list[dict]] = {}
         for record in upstream:
             if record.get("stage") in self.config.from_generators:
@@ -156,7 +160,9 @@ class CoiGenerator(Generator):
             candidates = [
                 chain.extend(z, chain.key) for chain in kept for z in tasks if slot_problem([*chain.tasks, z]) is None
             ]
-        short = self._shorten({t.id: t for c, _, _ in finished for t in c.tasks}, engine) if cfg.shorten else {}
+        short = {}
+        if cfg.shorten:  # only the instructions of chains that are kept (rejects keep the originals)
+            short = self._shorten({t.id: t for c, reason, _ in finished if reason is None for t in c.tasks}, engine)
         ids: dict[str, str] = {}
         for chain, reason, detail in finished:  # prefixes come before their extensions
             record = self._record(chain, engine, short, ids)
