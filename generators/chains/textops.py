@@ -84,14 +84,15 @@ class Op:
         """The step in words; the first step names "the sentence", later ones "the result"."""
         where = "the sentence" if first else "the result"
         a, b = self.a, self.b
+        # "each word" and "the word": operands are whole words, never parts of longer words
         text = {
-            "replace": f'In {where}, replace every "{a}" with "{b}".',
-            "insert_before": f'In {where}, insert the word "{b}" before every "{a}".',
-            "insert_after": f'In {where}, insert the word "{b}" after every "{a}".',
-            "delete": f'In {where}, delete every "{a}".',
-            "upper": f'In {where}, write every "{a}" in capital letters.',
-            "swap": f'In {where}, swap "{a}" and "{b}".',
-            "extract": f'From {where}, keep only the part that starts at "{a}" and ends at "{b}".',
+            "replace": f'In {where}, replace each word "{a}" with "{b}".',
+            "insert_before": f'In {where}, insert the word "{b}" before each word "{a}".',
+            "insert_after": f'In {where}, insert the word "{b}" after each word "{a}".',
+            "delete": f'In {where}, delete each word "{a}".',
+            "upper": f'In {where}, write each word "{a}" in capital letters.',
+            "swap": f'In {where}, swap the words "{a}" and "{b}".',
+            "extract": f'From {where}, keep only the part from the word "{a}" to the word "{b}", both included.',
             "count": f'Count how many times the word "{a}" occurs in {where}; answer with a number.',
         }[self.name]
         return text

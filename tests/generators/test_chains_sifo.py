@@ -9,7 +9,7 @@ import pytest
 
 from generators.chains import SifoChainConfig, SifoChainGenerator, check_record, parse_transcript, score_chain, score_record
 from generators.chains.textops import NotApplicable, Op, run_chain, tokenize
-from generators.chains.transcript import render_transcript
+from generators.chains.transcript import join_instructions, render_transcript
 
 SPEC_TRANSCRIPT = (
     "Task 1 output and task 2 input: the dog sat on the mat .\n"
@@ -22,6 +22,11 @@ def test_spec_example():
     tokens = "the cat sat on the mat .".split()
     outputs = run_chain(tokens, [Op("replace", "cat", "dog"), Op("insert_before", "dog", "big"), Op("delete", "the")])
     assert render_transcript(outputs) == SPEC_TRANSCRIPT
+    ops = [Op("replace", "cat", "dog"), Op("insert_before", "dog", "big"), Op("delete", "the")]
+    assert join_instructions([op.instruction(first=i == 0) for i, op in enumerate(ops)]) == (
+        'In the sentence, replace each word "cat" with "dog". and then In the result, insert the word "big" '
+        'before each word "dog". and then In the result, delete each word "the".'
+    )
     s1, s2, s3 = outputs
     assert score_chain([s1, s2, "wrong"], outputs).depth == 2
     assert score_chain(["wrong", s2, s3], outputs).depth == 0
