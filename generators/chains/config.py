@@ -29,9 +29,9 @@ class StepSampling(BaseModel):
     max_tokens: int = Field(256, ge=1)
 
 
-def _lengths(values: list[int], field: str) -> list[int]:
+def _lengths(values: list[int]) -> list[int]:
     if any(not 2 <= k <= 8 for k in values):
-        raise ValueError(f"{field}: chain lengths must be between 2 and 8, got {values}")
+        raise ValueError(f"chain lengths must be between 2 and 8, got {values}")
     return sorted(set(values))
 
 
@@ -63,12 +63,12 @@ class CoiConfig(GeneratorConfig):
     @field_validator("train_lengths")
     @classmethod
     def _train(cls, values: list[int]) -> list[int]:
-        return _lengths(values, "train_lengths")
+        return _lengths(values)
 
     @field_validator("test_lengths")
     @classmethod
     def _test(cls, values: list[int]) -> list[int]:
-        return _lengths(values, "test_lengths")
+        return _lengths(values)
 
     @model_validator(mode="after")
     def _check(self) -> "CoiConfig":
@@ -117,19 +117,19 @@ class SifoChainConfig(GeneratorConfig):
 
     @field_validator("lengths")
     @classmethod
-    def _lengths(cls, values: list[int]) -> list[int]:
+    def _check_lengths(cls, values: list[int]) -> list[int]:
         if not values:
-            raise ValueError("lengths: give at least one chain length")
-        return _lengths(values, "lengths")
+            raise ValueError("give at least one chain length")
+        return _lengths(values)
 
     @field_validator("ops")
     @classmethod
     def _ops(cls, values: list[str]) -> list[str]:
         unknown = sorted(set(values) - set(OP_NAMES))
         if unknown:
-            raise ValueError(f"ops: unknown operations {unknown}; allowed: {list(OP_NAMES)}")
+            raise ValueError(f"unknown operations {unknown}; allowed: {list(OP_NAMES)}")
         if not set(values) - {"count"}:
-            raise ValueError("ops: count can only end a chain; add at least one text operation")
+            raise ValueError("count can only end a chain; add at least one text operation")
         return values
 
     @model_validator(mode="after")
