@@ -57,7 +57,7 @@ class RulesConfig(BaseModel):
     min_response_chars: int = Field(0, ge=0)
     truncated: bool = True  # F2
     template_leak: bool = True  # F4
-    coi_methods: list[str] = ["chain"]  # methods whose records legitimately say "Task N output"
+    coi_methods: list[str] = ["chain", "coi", "sifo_chain"]  # methods whose records legitimately say "Task N output"
     role_leak: bool = True  # F5
     echo: bool = True  # F6
     chatter: bool = False  # F7: on inside Self-Guide
@@ -256,10 +256,12 @@ def _f9_symbols(record, prompt, response, cfg) -> Verdict:
 
 
 def _f10_repetition(record, prompt, response, cfg) -> Verdict:
-    if len(response.split()) >= cfg.trigram_min_words:
-        fraction, _ = trigram_dup_fraction(response)
-        if fraction > cfg.trigram_dup_max:
-            return "repetitive", {"trigram_dup_fraction": round(fraction, 4)}
+    # A chain transcript restates the text once per step by design: judge each step's line on its own.
+    for part in response.splitlines() if record.get("method") in cfg.coi_methods else [response]:
+        if len(part.split()) >= cfg.trigram_min_words:
+            fraction, _ = trigram_dup_fraction(part)
+            if fraction > cfg.trigram_dup_max:
+                return "repetitive", {"trigram_dup_fraction": round(fraction, 4)}
     if len(response.splitlines()) < cfg.line_min:
         return None
     fraction, lines = line_dup_fraction(response)

@@ -10,13 +10,15 @@ import yaml
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from flows.generate import generate_stage
+from flows.generate import generate_stage, generated_stage
 from flows.judge import judge_stage
 from flows.quality import gate_table_rows
 from flows.stages import curate_stage, export_stage, select_stage, sources_stage
 from flows.summary import build_summary, render_markdown, render_text
+from generators.chains.upstream import run_order, upstream_records
 from taskmill.config import RunConfig, load_config, parse_config
 from taskmill.ray_runtime import ensure_ray
+from taskmill.records import from_table
 from taskmill.schedule import for_this_run
 from taskmill.store import RunStore, run_lock
 
@@ -30,6 +32,32 @@ def _engine_window(reports: list[dict[str, Any]]) -> float:
     """Seconds from the first request of any generator to the last result of any."""
     spans = [(r["engine_started_at"], r["engine_finished_at"]) for r in reports if r.get("engine_started_at") and r.get("engine_finished_at")]
     return max(end for _, end in spans) - min(start for start, _ in spans) if spans else 0.0
+
+
+def _generate_all(cfg: RunConfig, store: RunStore, documents: list[dict]) -> list[dict[str, Any]]:
+    """Run every generator; returns their reports in config order.
+
+    Generators run side by side in waves (LLM ones share the engines' dispatcher, symbolic ones use
+    Ray tasks); one with `from_generators` waits for the stages it draws on and gets their kept
+    records as its inputs.
+    """
+    reports: dict[str, dict[str, Any]] = {}
+    pending = run_order(cfg.generators)
+    while pending:
+        ready = [g for g in pending if all(name in reports for name in getattr(g, "from_generators", None) or [])]
+
+        def inputs(gen) -> list[dict]:
+            if not getattr(gen, "from_generators", None):
+                return documents
+            return upstream_records(gen, lambda name: from_table(store.read_stage(generated_stage(name))))
+
+        submitted = [(gen, generate_stage.submit(cfg, gen, inputs(gen))) for gen in ready]
+        for _, future in submitted:
+            future.wait()  # every stage ends (its finished shards saved) before a failure stops the flow
+        for gen, future in submitted:
+            reports[gen.name] = future.result()
+        pending = [g for g in pending if g.name not in reports]
+    return [reports[gen.name] for gen in cfg.generators]
 
 
 def _load(config_path: str, config: dict[str, Any] | None) -> RunConfig:
@@ -84,11 +112,7 @@ def _run(cfg: RunConfig) -> dict[str, Any]:
     ensure_ray(cfg.ray.address, cfg.ray.num_cpus)
 
     documents, source_reports = sources_stage(cfg)
-    # Generators run side by side: LLM ones share the engines' dispatcher, symbolic ones use Ray tasks.
-    submitted = [generate_stage.submit(cfg, gen, documents) for gen in cfg.generators]
-    for future in submitted:
-        future.wait()  # every stage ends (its finished shards saved) before a failure stops the flow
-    reports = [future.result() for future in submitted]
+    reports = _generate_all(cfg, store, documents)
     names = [gen.name for gen in cfg.generators]
     curated = curate_stage(cfg, names)
     judged = judge_stage(cfg) if cfg.curation.judge.enabled else None

@@ -11,6 +11,8 @@ REGISTRY = {
     "bonito": "generators.bonito:BonitoGenerator",
     "self_guide": "generators.self_guide:SelfGuideGenerator",
     "sql_exec": "generators.sql:SqlExecGenerator",
+    "coi": "generators.chains:CoiGenerator",
+    "sifo_chain": "generators.chains:SifoChainGenerator",
 }
 
 __all__ = ["Generator", "ShardOutput", "REGISTRY", "load_generator_class"]

@@ -132,7 +132,10 @@ class RunConfig(BaseModel):
                     f"allowed: {sorted(REGISTRY)}{hint(method, REGISTRY)}"
                 )
             out.append(_validate_nested(load_generator_class(item["method"]).Config, item, f"generators.{index}"))
-        return assign_stage_names(out)
+        from generators.chains.upstream import run_order
+
+        run_order(assign_stage_names(out))  # raises when `from_generators` names no stage or forms a cycle
+        return out
 
     @field_validator("curation", mode="before")
     @classmethod

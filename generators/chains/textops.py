@@ -1,0 +1,113 @@
+"""Text operations for verifiable chains (spec §3b, after SIFo's text-modification task).
+
+A state is a list of tokens (a lower-cased sentence, punctuation as its own
+token) or, after `count`, a number. Every operation acts on whole tokens and
+matches them exactly (case-sensitive), so each step's answer is computed, not
+guessed. `Op.apply` raises `NotApplicable` when the operand is absent or the
+step would change nothing; the generator then draws another operation.
+
+Source: Chen et al., "The SIFo Benchmark" (2024), text-modification task;
+the operation set and instruction wording are ours.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+_TOKEN = re.compile(r"[a-z0-9]+|[^\sa-z0-9]")
+OP_NAMES = ("replace", "insert_before", "insert_after", "delete", "upper", "swap", "extract", "count")
+# `count` turns the text into a number, so it can only end a chain.
+FINAL_ONLY = frozenset({"count"})
+
+
+class NotApplicable(ValueError):
+    """The operation does not apply to this state (operand absent, or the step changes nothing)."""
+
+
+def tokenize(sentence: str) -> list[str]:
+    """Lower-case, words and numbers as tokens, each other non-space character its own token."""
+    return _TOKEN.findall(sentence.lower())
+
+
+def render(state: list[str] | int) -> str:
+    """The text form of a state: tokens joined by single spaces, or the count in digits."""
+    return str(state) if isinstance(state, int) else " ".join(state)
+
+
+@dataclass(frozen=True)
+class Op:
+    """One step. `a` is an existing token, `b` a new word (replace/insert) or a second token (swap/extract)."""
+
+    name: str
+    a: str
+    b: str | None = None
+
+    def apply(self, tokens: list[str]) -> list[str] | int:
+        """The state after this step; raises NotApplicable (never returns an unchanged state)."""
+        a, b = self.a, self.b
+        hits = tokens.count(a)
+        if hits == 0:
+            raise NotApplicable(f"{a!r} is not in the text")
+        if self.name == "replace":
+            return [b if t == a else t for t in tokens]  # type: ignore[misc]
+        if self.name == "insert_before":
+            return [x for t in tokens for x in ((b, t) if t == a else (t,))]  # type: ignore[misc]
+        if self.name == "insert_after":
+            return [x for t in tokens for x in ((t, b) if t == a else (t,))]  # type: ignore[misc]
+        if self.name == "delete":
+            out = [t for t in tokens if t != a]
+            if not any(t.isalnum() for t in out):
+                raise NotApplicable("deleting it would leave no words")
+            return out
+        if self.name == "upper":
+            if a.upper() == a:
+                raise NotApplicable(f"{a!r} has no lower-case letters")
+            return [t.upper() if t == a else t for t in tokens]
+        if self.name == "count":
+            return hits
+        # swap and extract name two tokens that must each occur exactly once, or the step is ambiguous
+        if hits != 1 or b is None or tokens.count(b) != 1 or a == b:
+            raise NotApplicable(f"{a!r} and {b!r} must each occur exactly once")
+        i, j = tokens.index(a), tokens.index(b)
+        if self.name == "swap":
+            out = list(tokens)
+            out[i], out[j] = b, a
+            return out
+        if self.name == "extract":
+            if j - i < 2 or j - i + 1 == len(tokens):
+                raise NotApplicable(f"{a!r} must come before {b!r}, span at least 3 tokens and not the whole text")
+            return tokens[i : j + 1]
+        raise ValueError(f"unknown operation {self.name!r}; allowed: {OP_NAMES}")
+
+    def instruction(self, first: bool) -> str:
+        """The step in words; the first step names "the sentence", later ones "the result"."""
+        where = "the sentence" if first else "the result"
+        a, b = self.a, self.b
+        # "each word" and "the word": operands are whole words, never parts of longer words
+        text = {
+            "replace": f'In {where}, replace each word "{a}" with "{b}".',
+            "insert_before": f'In {where}, insert the word "{b}" before each word "{a}".',
+            "insert_after": f'In {where}, insert the word "{b}" after each word "{a}".',
+            "delete": f'In {where}, delete each word "{a}".',
+            "upper": f'In {where}, write each word "{a}" in capital letters.',
+            "swap": f'In {where}, swap the words "{a}" and "{b}".',
+            "extract": f'From {where}, keep only the part from the word "{a}" to the word "{b}", both included.',
+            "count": f'Count how many times the word "{a}" occurs in {where}; answer with a number.',
+        }[self.name]
+        return text
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+def run_chain(tokens: list[str], ops: list[Op]) -> list[str]:
+    """Each step's result as text, computed op by op (raises NotApplicable like `Op.apply`)."""
+    outputs = []
+    state: list[str] | int = tokens
+    for index, op in enumerate(ops):
+        if isinstance(state, int):
+            raise NotApplicable(f"step {index + 1} follows a count; a count can only end a chain")
+        state = op.apply(state)
+        outputs.append(render(state))
+    return outputs
