@@ -1,4 +1,4 @@
-"""Command line: `taskmill run|validate|serve|prepare-model`."""
+"""Command line: `taskmill run|validate|serve|prepare-model|evaluate`."""
 
 from __future__ import annotations
 
@@ -28,8 +28,13 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--cron", required=True, help='e.g. "0 3 * * *"')
     serve.add_argument("--name", default=None)
     sub.add_parser("prepare-model", help="convert the packaged model once into the cache and print its path")
+    from taskmill.evaluate.cli import add_evaluate_parser, run_evaluate
+
+    add_evaluate_parser(sub)
     args = parser.parse_args(argv)
     _prefect_defaults()
+    if args.command == "evaluate":
+        return run_evaluate(args)
 
     from taskmill.config import ConfigError, load_config
 

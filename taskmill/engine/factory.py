@@ -41,3 +41,9 @@ def shutdown_engines() -> None:
             if stop:
                 stop()
         _ENGINES.clear()
+
+
+def running_engine(settings: EngineSettings) -> Engine | None:
+    """The engine already built for these settings in this process, if any (never builds one)."""
+    with _LOCK:
+        return _ENGINES.get(settings.model_dump_json())
