@@ -103,3 +103,17 @@ def test_checker_scores_known_right_and_wrong_answers(tmp_path):
     overall = next(r for r in table if r["group"] == "all")
     assert overall["correct"] == len(right) and overall["n"] == 6
     assert {r["group"] for r in table} == {"all", "family", "difficulty"}
+
+
+def test_cli_rejects_bad_settings_before_any_work(tmp_path, capsys):
+    from taskmill.cli import main
+
+    run_dir = build_run_dir(str(tmp_path), formats=("messages",))
+    assert main(["evaluate", run_dir, "--epochs", "0"]) == 2
+    assert "train.epochs" in capsys.readouterr().err
+    config = tmp_path / "eval.yaml"
+    config.write_text("heldout: {fraction: 2}\n")
+    assert main(["evaluate", run_dir, "--config", str(config)]) == 2
+    assert "heldout.fraction" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "missing")]) == 2
+    assert "no such run directory" in capsys.readouterr().err
