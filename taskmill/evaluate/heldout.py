@@ -150,15 +150,19 @@ def split_run(run_dir: str, cfg: EvaluateConfig) -> Split:
     source_of = {r["id"]: r["source_id"] for r in from_table(pq.read_table(records_path))}
     rows = read_training_rows(training_file(run_dir, cfg))
     held = {TABLE_PREFIX + t for t in heldout_tables}
-    kept, removed = [], []
+    kept, removed, train_tables, unknown = [], [], set(), 0
     for row in rows:
         source = source_of.get(row.get("id"))
         if source in held:
             removed.append(reject(row, "heldout_source", "evaluate", source_id=source))
-        else:
-            kept.append(row)
-    train_tables = sorted({source_of.get(r.get("id"), "")[len(TABLE_PREFIX):] for r in kept if (source_of.get(r.get("id")) or "").startswith(TABLE_PREFIX)})
-    split = Split(kept, heldout, heldout_tables, train_tables, removed)
+            continue
+        kept.append(row)
+        if source is None:
+            unknown += 1  # a row the run did not export (hand-edited file): only decontamination guards it
+        elif source.startswith(TABLE_PREFIX):
+            train_tables.add(source.removeprefix(TABLE_PREFIX))
+    split = Split(kept, heldout, heldout_tables, sorted(train_tables), removed)
+    split.overlap["rows_without_source"] = unknown
     if cfg.decontaminate:
         decontaminate(split)
     return split
@@ -181,11 +185,11 @@ def decontaminate(split: Split) -> None:
         else:
             kept.append(row)
     split.train_rows = kept
-    split.overlap = {
+    split.overlap.update({
         "training_rows_checked": len(kept) + hit_rows,
         "training_rows_removed": hit_rows,
         "heldout_items": len(split.heldout),
         "heldout_items_hit": len(hit_items),
         "heldout_percent_hit": round(100 * len(hit_items) / max(1, len(split.heldout)), 3),
         "rule": f"{settings.n}-gram coverage > {settings.instance_threshold} of a held-out prompt",
-    }
+    })

@@ -48,7 +48,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"- training tables ({len(split['train_tables'])}): {', '.join(split['train_tables'])}",
         f"- training rows: {training['records']} of {split['rows_in_file']} in `{os.path.basename(split['training_file'])}` "
         f"({split['removed'].get('heldout_source', 0)} from held-out tables and "
-        f"{split['removed'].get('heldout_overlap', 0)} overlapping held-out prompts removed)",
+        f"{split['removed'].get('heldout_overlap', 0)} overlapping held-out prompts removed; "
+        f"{overlap.get('rows_without_source', 0)} rows not in the run's records.parquet)",
         f"- decontamination: {overlap.get('heldout_items_hit', 0)} of {overlap.get('heldout_items', 0)} held-out prompts hit "
         f"({overlap.get('heldout_percent_hit', 0)}%), rule: {overlap.get('rule', 'off')}",
         f"- training: TRL SFT ({training['method']}), {training['tokens']} tokens per epoch, {training['epochs']} epochs, "
