@@ -26,7 +26,7 @@ class TrainConfig(BaseModel):
     batch_size: int = Field(8, ge=1)
     learning_rate: float = Field(1e-4, gt=0)
     lr_scheduler: str = "cosine"
-    warmup_steps: int = Field(10, ge=0)
+    warmup_steps: int = Field(5, ge=0)
     max_length: int = Field(512, ge=16)  # tokens; longer examples are truncated by TRL
     lora_r: int = Field(16, ge=1)
     lora_alpha: int = Field(32, ge=1)

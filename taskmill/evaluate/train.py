@@ -78,7 +78,7 @@ def fine_tune(rows: list[dict], out_dir: str, cfg: TrainConfig) -> dict[str, Any
         lr_scheduler_type=cfg.lr_scheduler,
         warmup_steps=cfg.warmup_steps,
         max_length=cfg.max_length,
-        logging_steps=10,
+        logging_steps=5,
         save_strategy="no",
         report_to=[],
         seed=cfg.seed,
