@@ -101,7 +101,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     try:
         report = evaluate_flow(run_dir=args.run_dir, config=settings)
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError, ImportError) as exc:  # no export, no SQL generator, no eval extra
         print(str(exc), file=sys.stderr)
         return 2
     print(json.dumps({"report": report["paths"], "gain_points": report["gain_points"], "models": report["models"]}, indent=2))

@@ -32,9 +32,9 @@ def _write_jsonl(path: str, rows: list[dict]) -> None:
 
 @task(name="heldout-split", cache_policy=NO_CACHE)
 def split_task(run_dir: str, cfg: EvaluateConfig, out_dir: str) -> Split:
-    from taskmill.records import to_table
-
     import pyarrow.parquet as pq
+
+    from taskmill.records import to_table
 
     split = split_run(run_dir, cfg)
     _write_jsonl(os.path.join(out_dir, "train.jsonl"), split.train_rows)
