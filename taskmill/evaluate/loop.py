@@ -21,7 +21,7 @@ from prefect.cache_policies import NO_CACHE
 from taskmill.evaluate.config import EvaluateConfig
 from taskmill.evaluate.heldout import Split, load_run_config, split_run, training_file
 from taskmill.evaluate.report import add_to_card, comparison_rows, render_markdown, write_report
-from taskmill.evaluate.score import accuracy_table, backend_for, score_model
+from taskmill.evaluate.score import accuracy_table, backend_for, engine_settings, score_model
 
 
 def _write_jsonl(path: str, rows: list[dict]) -> None:
@@ -46,13 +46,12 @@ def split_task(run_dir: str, cfg: EvaluateConfig, out_dir: str) -> Split:
 @task(name="score", cache_policy=NO_CACHE)
 def score_task(records: list[dict], model: str, label: str, cfg: EvaluateConfig, backend: str, out_dir: str) -> list[dict]:
     from taskmill.engine.factory import running_engine
-    from taskmill.engine.settings import EngineSettings
 
     score_cfg = cfg.score.model_copy(update={"backend": backend})
     # A process that already runs an engine for this model (a flow that just generated with it) reuses it.
     engine = None
     if backend == "vllm":
-        engine = running_engine(EngineSettings(name=model, max_model_len=cfg.score.max_model_len))
+        engine = running_engine(engine_settings(model, cfg.score))
     rows = score_model(records, model, score_cfg, engine=engine)
     _write_jsonl(os.path.join(out_dir, f"scores-{label}.jsonl"), rows)
     return rows

@@ -51,6 +51,16 @@ def backend_for(cfg: ScoreConfig) -> str:
     return "vllm" if importlib.util.find_spec("vllm") is not None else "transformers"
 
 
+def engine_settings(model: str, cfg: ScoreConfig):
+    """The vLLM engine settings for scoring `model`: the GPU when torch sees one."""
+    import torch
+
+    from taskmill.engine.settings import EngineSettings
+
+    gpus = 1.0 if torch.cuda.is_available() else 0.0
+    return EngineSettings(name=model, max_model_len=cfg.max_model_len, actor_num_gpus=gpus)
+
+
 def generate_vllm(prompts: list[list[dict]], model_dir: str, cfg: ScoreConfig, engine=None) -> list[str]:
     """Greedy completions from taskmill's vLLM engine; a new engine is shut down after use."""
     from taskmill.engine.base import GenerationRequest
@@ -58,11 +68,10 @@ def generate_vllm(prompts: list[list[dict]], model_dir: str, cfg: ScoreConfig, e
     owned = engine is None
     if owned:
         from taskmill.engine.ray_backend import RayVLLMEngine
-        from taskmill.engine.settings import EngineSettings
         from taskmill.ray_runtime import ensure_ray
 
         ensure_ray()
-        engine = RayVLLMEngine(EngineSettings(name=model_dir, max_model_len=cfg.max_model_len))
+        engine = RayVLLMEngine(engine_settings(model_dir, cfg))
     try:
         requests = [GenerationRequest(messages=p, temperature=0.0, max_tokens=cfg.max_tokens) for p in prompts]
         results = engine.generate(requests)
