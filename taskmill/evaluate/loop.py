@@ -94,11 +94,15 @@ def evaluate_flow(run_dir: str, config: dict[str, Any] | None = None) -> dict[st
 
     accuracy = accuracy_table({"base": base_rows, "tuned": tuned_rows})
     overall = {row["model"]: row["accuracy"] for row in accuracy if row["group"] == "all"}
+    buried = {
+        label: round(100 * sum(r["gold_in_completion"] for r in rows) / max(1, len(rows)), 2)
+        for label, rows in (("base", base_rows), ("tuned", tuned_rows))
+    }
     report = {
         "run_dir": run_dir,
         "models": [
-            {"label": "base", "model": cfg.train.base_model, "backend": backend, "accuracy": overall["base"]},
-            {"label": "tuned", "model": training["model_dir"], "backend": tuned_backend, "accuracy": overall["tuned"]},
+            {"label": "base", "model": cfg.train.base_model, "backend": backend, "accuracy": overall["base"], "gold_in_completion": buried["base"]},
+            {"label": "tuned", "model": training["model_dir"], "backend": tuned_backend, "accuracy": overall["tuned"], "gold_in_completion": buried["tuned"]},
         ],
         "gain_points": round(overall["tuned"] - overall["base"], 2),
         "accuracy": accuracy,

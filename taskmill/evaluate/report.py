@@ -35,13 +35,15 @@ def render_markdown(report: dict[str, Any]) -> str:
     overlap = split.get("overlap") or {}
     models = _markdown_table(
         [{"model": m["label"], "weights": m["model"], "decoding": f"greedy, {m['backend']}",
-          "accuracy": m["accuracy"]} for m in report["models"]],
-        ["model", "weights", "decoding", "accuracy"],
+          "accuracy": m["accuracy"], "gold_in_completion": m.get("gold_in_completion")} for m in report["models"]],
+        ["model", "weights", "decoding", "accuracy", "gold_in_completion"],
     )  # fmt: skip
     lines = [
         "## Closed-loop evaluation\n",
         "A small model fine-tuned on this export, scored on SQL tasks from tables no training record came from "
-        "(denotation match with the SQL generator's checker; accuracy in percent, gain in points).\n",
+        "(denotation match with the SQL generator's checker on the first line of the answer; accuracy in percent, "
+        "gain in points). `gold_in_completion` is a diagnostic, not a score: the share of completions that contain "
+        "the right value anywhere, e.g. inside prose.\n",
         models,
         _markdown_table(report["comparison"], ["group", "value", "n", "base_accuracy", "tuned_accuracy", "gain_points"]),
         f"- held-out tables ({len(split['heldout_tables'])}): {', '.join(split['heldout_tables'])}",

@@ -126,9 +126,19 @@ def score_model(records: list[dict], model: str, cfg: ScoreConfig, engine=None) 
                 "id": record["id"], "table": record["source_id"], "shape": meta.get("shape"),
                 "difficulty": meta.get("difficulty"), "gold": record["output"], "completion": completion,
                 "answer": answer, "correct": denotation_match(answer, record["output"]), "backend": backend,
+                "gold_in_completion": gold_in_text(record["output"], completion),
             }
         )  # fmt: skip
     return rows
+
+
+def gold_in_text(gold: str, completion: str) -> bool:
+    """Diagnostic, not a score: every gold item occurs somewhere in the completion (case-insensitive).
+
+    Tells a format failure (right value, buried in prose) from a wrong value.
+    """
+    text = completion.lower()
+    return all(item.strip().lower() in text for item in gold.split(","))
 
 
 def accuracy_table(scored: dict[str, list[dict]]) -> list[dict[str, Any]]:

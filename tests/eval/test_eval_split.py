@@ -8,7 +8,8 @@ import pytest
 
 from taskmill.evaluate.config import EvaluateConfig
 from taskmill.evaluate.heldout import split_run
-from taskmill.evaluate.score import accuracy_table, answer_text, score_model
+from generators.sql.checker import denotation_match
+from taskmill.evaluate.score import accuracy_table, answer_text, gold_in_text, score_model
 from taskmill.engine.scripted import ScriptedEngine
 from taskmill.records import from_table
 from tests.eval.eval_fixtures import build_run_dir
@@ -98,6 +99,9 @@ def test_checker_scores_known_right_and_wrong_answers(tmp_path):
     engine = ScriptedEngine(script)
     rows = score_model(heldout, "scripted", EvaluateConfig().score, engine=engine)
     assert [r["correct"] for r in rows] == [r["instruction"] in right for r in heldout]
+    assert [r["gold_in_completion"] for r in rows] == [r["instruction"] in right for r in heldout]
+    # a right value inside prose is found by the diagnostic but not scored as correct
+    assert gold_in_text("2850", "The answer is 2850 km.") and not denotation_match(answer_text("The answer is 2850 km."), "2850")
     assert all(req.temperature == 0.0 for req in engine.requests)  # greedy
     table = accuracy_table({"base": rows})
     overall = next(r for r in table if r["group"] == "all")
