@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from taskmill.records import from_table
-from tests.eval.eval_fixtures import build_run_dir
+from eval_fixtures import build_run_dir
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 

@@ -12,7 +12,7 @@ from generators.sql.checker import denotation_match
 from taskmill.evaluate.score import accuracy_table, answer_text, gold_in_text, score_model
 from taskmill.engine.scripted import ScriptedEngine
 from taskmill.records import from_table
-from tests.eval.eval_fixtures import build_run_dir
+from eval_fixtures import build_run_dir
 
 
 def _sources(run_dir):
