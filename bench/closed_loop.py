@@ -84,7 +84,12 @@ def main() -> None:
     run_root = args.run_root or tempfile.mkdtemp(prefix="taskmill-closed-loop-")
     summary = pipeline(config=run_config(args, run_root))
     generate_s = time.perf_counter() - start
-    settings = {"heldout": {"tasks": args.heldout_tasks}, "train": train, "score": {"backend": args.backend}}
+    import torch
+
+    score = {"backend": args.backend}
+    if not torch.cuda.is_available():
+        score["gpu_memory_utilization"] = 0.08  # ~2 GB of KV cache on a 24 GB machine: plenty for short prompts
+    settings = {"heldout": {"tasks": args.heldout_tasks}, "train": train, "score": score}
     report = evaluate_flow(run_dir=summary["run_dir"], config=settings)
     wall = time.perf_counter() - start
 

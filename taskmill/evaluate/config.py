@@ -42,6 +42,9 @@ class ScoreConfig(BaseModel):
     tuned_backend: Literal["vllm", "transformers"] | None = None
     max_tokens: int = Field(64, ge=1)
     max_model_len: int = Field(2048, ge=64)
+    # vLLM KV-cache share (of GPU memory; of RAM on CPU) for the scoring engine; None: the engine's
+    # default (0.2 of RAM on CPU, more than a few hundred short prompts need on a shared machine).
+    gpu_memory_utilization: float | None = Field(None, gt=0, le=1)
     batch_size: int = Field(16, ge=1)  # transformers fallback only
 
 

@@ -58,7 +58,9 @@ def engine_settings(model: str, cfg: ScoreConfig):
     from taskmill.engine.settings import EngineSettings
 
     gpus = 1.0 if torch.cuda.is_available() else 0.0
-    return EngineSettings(name=model, max_model_len=cfg.max_model_len, actor_num_gpus=gpus)
+    return EngineSettings(
+        name=model, max_model_len=cfg.max_model_len, actor_num_gpus=gpus, gpu_memory_utilization=cfg.gpu_memory_utilization
+    )
 
 
 def generate_vllm(prompts: list[list[dict]], model_dir: str, cfg: ScoreConfig, engine=None) -> list[str]:
