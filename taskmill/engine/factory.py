@@ -82,3 +82,9 @@ def shutdown_engines() -> None:
                 stop()
         _ENGINES.clear()
         _STREAMS.clear()
+
+
+def running_engine(settings: EngineSettings) -> Engine | None:
+    """The engine already built for these settings in this process, if any (never builds one)."""
+    with _LOCK:
+        return _ENGINES.get(_key(settings))
