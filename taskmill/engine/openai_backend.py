@@ -18,6 +18,7 @@ import httpx
 
 from taskmill.engine.base import Completion, GenerationRequest, GenerationResult, ProgressFn
 from taskmill.engine.settings import EngineSettings
+from taskmill.engine.steps import run_coroutine
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
@@ -167,22 +168,4 @@ class OpenAIEngine:
     def generate(self, requests: Sequence[GenerationRequest], progress: ProgressFn | None = None) -> list[GenerationResult]:
         if not requests:
             return []
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(self._all(requests, progress))
-        # Called from inside an event loop (e.g. an async Prefect task): run in a side thread.
-        box: dict[str, Any] = {}
-
-        def runner() -> None:
-            try:
-                box["value"] = asyncio.run(self._all(requests, progress))
-            except BaseException as exc:  # re-raised in the caller's thread
-                box["error"] = exc
-
-        thread = threading.Thread(target=runner)
-        thread.start()
-        thread.join()
-        if "error" in box:
-            raise box["error"]
-        return box["value"]
+        return run_coroutine(self._all(requests, progress))  # also from inside a running loop (async Prefect task)
