@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "evaluate":
         return run_evaluate(args)
 
-    from taskmill.config import ConfigError, load_config
+    from taskmill.config import ConfigError
     from taskmill.hub import HubPushError
     from taskmill.runinfo import RunDirError
     from taskmill.sources import SourceError
