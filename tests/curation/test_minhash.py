@@ -8,7 +8,7 @@ from filters import _kernels
 from filters.normalize import norm
 from filters.minhash import (
     MinHashConfig, band_keys, candidate_pairs, candidate_probability, cluster_representatives, dedup_texts,
-    jaccard, optimal_param, permutations, shingle_hashes, shingle_normalize, shingle_normalize_utf8, shingles,
+    jaccard, optimal_param, permutations, shingle_hashes, shingle_normalize_utf8, shingles,
     signatures_from_hashes, threshold_midpoint,
 )
 

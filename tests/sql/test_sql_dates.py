@@ -1,6 +1,5 @@
 """Dates and timestamps round-trip as displayed: one format per column, text order = time order."""
 
-import csv
 import datetime as dt
 import re
 from zoneinfo import ZoneInfo
