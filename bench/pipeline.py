@@ -123,7 +123,7 @@ def rss_child(docs: int) -> None:
 
     documents = [{"id": f"doc:{i:07d}", "text": f"Short document {i} about the harbour town and its {i % 97} boats."}
                  for i in range(docs)]  # fmt: skip
-    gen = BonitoGenerator(BonitoConfig.model_validate({"method": "bonito", "shard_size": 256, "tasks": {"qa": None}}), 0)
+    gen = BonitoGenerator(BonitoConfig.model_validate({"method": "bonito", "prompted_format": "json", "shard_size": 256, "tasks": {"qa": None}}), 0)
     shards = gen.plan_shards(documents)
     engine = ScriptedEngine(answer, model_name="scripted", record=False)
     engine.max_model_len = 2048  # type: ignore[attr-defined]

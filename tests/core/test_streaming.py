@@ -27,7 +27,7 @@ def _config(root: str) -> dict:
         "engine": ENGINE,
         "sources": [{"kind": "inline", "texts": DOCS}],
         "generators": [
-            {"method": "bonito", "shard_size": 2, "tasks": {"qa": None, "ynqa": 6}},
+            {"method": "bonito", "prompted_format": "json", "shard_size": 2, "tasks": {"qa": None, "ynqa": 6}},
             {"method": "self_guide", "tasks": sentiment_tasks(3), "rounds": 2, "prompts_per_round": 3,
              "annotation": {"n_annot": 3, "best_of": None, "max_tokens": 16}},
             {"method": "sql_exec", "tasks_per_table": 2, "shard_size": 2},
@@ -137,7 +137,7 @@ def test_a_stage_that_starts_behind_a_full_queue_still_runs_every_shard():
     # Another stage's requests fill the queue (2 in flight, 4 waiting) before this stage opens a shard.
     others = [stream.submit(GenerationRequest(prompt=f"other {i} [input]=\n", seed=i)) for i in range(6)]
     assert stream.backlog() >= stream.max_in_flight
-    gen = BonitoGenerator(BonitoConfig.model_validate({"method": "bonito", "shard_size": 2, "tasks": {"qa": None}}), 1)
+    gen = BonitoGenerator(BonitoConfig.model_validate({"method": "bonito", "prompted_format": "json", "shard_size": 2, "tasks": {"qa": None}}), 1)
     shards = gen.plan_shards([{"id": f"d{i}", "text": text} for i, text in enumerate(DOCS[:4])])
     outputs: dict[int, object] = {}
     asyncio.run(stream_shards(gen, shards, [0, 1], stream, lambda i, out, _s: outputs.__setitem__(i, out)))

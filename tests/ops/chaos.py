@@ -59,7 +59,7 @@ def chaos_config(run_root: str, ray_address: str | None) -> dict:
         "ray": {"address": ray_address},
         "sources": [{"kind": "inline", "texts": DOCS}],
         "generators": [
-            {"method": "bonito", "shard_size": 2, "tasks": {"qa": None, "ynqa": None}},
+            {"method": "bonito", "prompted_format": "json", "shard_size": 2, "tasks": {"qa": None, "ynqa": None}},
             {"method": "sql_exec", "sources": [{"path": table}], "tasks_per_table": 12, "shard_size": 4},
         ],
         "curation": {"minhash": {"enabled": False}},
