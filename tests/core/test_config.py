@@ -36,6 +36,14 @@ def test_errors_name_the_field_and_allowed_values():
         parse_config(_minimal(curation={"minhash": {"num_perm": 1}}))
 
 
+def test_misspelt_bonito_task_type_gets_a_did_you_mean():
+    sources = [{"kind": "pydoc_topics", "limit": 1}]
+    with pytest.raises(ConfigError, match=r"unknown Bonito task type 'summarisation' \(did you mean 'summarization'\?\)"):
+        parse_config({"sources": sources, "generators": [{"method": "bonito", "tasks": {"summarisation": 2}}]})
+    with pytest.raises(ConfigError, match=r"unknown Bonito task type 'yn_qa' \(did you mean 'ynqa'\?\)"):
+        parse_config({"sources": sources, "generators": [{"method": "bonito", "tasks": {"yn_qa": 2}}]})
+
+
 def test_relative_paths_resolve_against_the_config_file(tmp_path):
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "a.txt").write_text("hello world")
