@@ -83,6 +83,24 @@ def test_sql_tables_checked_and_ragged_rows_per_on_error(tmp_path):
     assert "1 rows will be skipped {'too_few_fields': 1}" in warning
 
 
+def test_sql_column_types_naming_no_column_is_a_problem(tmp_path):
+    """A misspelt column_types key made every task of the table an `unreadable_table` reject at run time."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    csv = tmp_path / "cities.csv"
+    csv.write_bytes(b"\xef\xbb\xbfCity,Pop\nParis,2100000\nLyon,516000\n")
+    pq.write_table(pa.table({"City": ["Paris"], "Pop": [2100000]}), tmp_path / "towns.parquet")
+
+    def config(path, types):
+        return {"generators": [{"method": "sql_exec", "sources": [{"path": str(tmp_path / path), "column_types": types}]}]}
+
+    assert "generators.0 (sql_exec).sources.0.column_types: no column named ['population'] in table 'cities'; columns: ['city', 'pop']" in _problems(config("cities.csv", {"population": "number"}))
+    assert "no column named ['populaton'] in table 'towns'" in _problems(config("towns.parquet", {"populaton": "number"}))
+    assert preflight(parse_config(config("cities.csv", {"CITY": "text", "Pop": "number"}))) == []
+    assert preflight(parse_config(config("towns.parquet", {"pop": "number"}))) == []
+
+
 def test_empty_source_files_warn(tmp_path):
     (tmp_path / "empty.jsonl").write_bytes(b"")
     warnings = preflight(parse_config({"sources": [{"kind": "jsonl", "path": str(tmp_path / "empty.jsonl")}], "generators": [{"method": "sql_exec"}]}))
