@@ -57,6 +57,18 @@ def test_relative_paths_resolve_against_the_config_file(tmp_path):
         load_config(str(tmp_path / "missing.yaml"))
 
 
+def test_sql_table_names_in_a_config_file_are_not_made_into_paths(tmp_path):
+    """`tables:` names tables inside a SQLite/DuckDB file; it was resolved like a path (`orders` → `<dir>/orders`)."""
+    (tmp_path / "c.yaml").write_text(textwrap.dedent("""
+        generators:
+          - method: sql_exec
+            sources: [{path: shop.sqlite, tables: [orders, "line items"]}]
+    """))
+    source = load_config(str(tmp_path / "c.yaml")).generators[0].sources[0]
+    assert source.path == str(tmp_path / "shop.sqlite")
+    assert source.tables == ["orders", "line items"]
+
+
 def test_generators_of_one_method_get_distinct_stable_stage_names():
     from taskmill.config import parse_config
 
