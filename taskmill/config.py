@@ -294,7 +294,7 @@ def _with_places(message: str, path: str, lines: dict[tuple, int]) -> str:
     return "\n".join(out)
 
 
-_PATH_KEYS = {"path", "paths", "specs", "task_files", "eval_sets", "target_path"}  # not `tables`: SQLite/DuckDB table names
+_PATH_KEYS = {"path", "paths", "specs", "task_files", "eval_sets", "evals", "target_path"}  # not `tables`: SQLite/DuckDB table names
 
 
 def _resolve_paths(value: Any, base_dir: str, key: str | None = None) -> Any:

@@ -125,3 +125,22 @@ def test_cli_validate_and_run_stop_before_prefect(tmp_path, monkeypatch, capsys)
     config.write_text("generators: [{method: sql_exec}]\nseed: 1\nseed: 2\n")
     assert main(["validate", str(config)]) == 2
     assert capsys.readouterr().err.strip() == f"{config}:3:1: duplicate key 'seed' (first at line 2)"
+
+
+def test_decontamination_evals_accept_bare_paths_relative_to_the_config(tmp_path):
+    """`evals: [gsm.jsonl]` failed with 'Input should be a valid dictionary or instance of EvalSet'."""
+    from taskmill.config import load_config
+
+    (tmp_path / "gsm.jsonl").write_text('{"question": "What is two plus two?"}\n')
+    (tmp_path / "c.yaml").write_text(textwrap.dedent("""
+        generators: [{method: sql_exec}]
+        curation:
+          decontamination:
+            evals: [gsm.jsonl, {name: inline, prompts: [hello there]}]
+    """))
+    evals = load_config(str(tmp_path / "c.yaml")).curation.decontamination.evals
+    assert [(e.name, e.path, e.prompts) for e in evals] == [("gsm", str(tmp_path / "gsm.jsonl"), None), ("inline", None, ["hello there"])]
+    message = _problems({"generators": [{"method": "sql_exec"}], "curation": {"decontamination": {"evals": [str(tmp_path / "nope.jsonl")]}}})
+    assert f"curation.decontamination.evals.0 (nope).path: no file or datasets dir at '{tmp_path / 'nope.jsonl'}'" in message
+    with pytest.raises(ConfigError, match=r"names must be distinct.*\['gsm'\]"):
+        parse_config({"generators": [{"method": "sql_exec"}], "curation": {"decontamination": {"evals": ["a/gsm.jsonl", "b/gsm.jsonl"]}}})
