@@ -69,6 +69,15 @@ def test_sql_table_names_in_a_config_file_are_not_made_into_paths(tmp_path):
     assert source.tables == ["orders", "line items"]
 
 
+def test_export_formats_empty_or_repeated_are_rejected():
+    """`formats: []` passed validate and the run crashed at export with IndexError (formats[0])."""
+    with pytest.raises(ConfigError, match=r"export\.formats: List should have at least 1 item"):
+        parse_config({"generators": [{"method": "sql_exec"}], "export": {"formats": []}})
+    with pytest.raises(ConfigError, match=r"export\.formats: each format once; repeated: \['alpaca'\]"):
+        parse_config({"generators": [{"method": "sql_exec"}], "export": {"formats": ["alpaca", "messages", "alpaca"]}})
+    assert parse_config({"generators": [{"method": "sql_exec"}], "export": {"formats": ["sharegpt"]}}).export.formats == ["sharegpt"]
+
+
 def test_generators_of_one_method_get_distinct_stable_stage_names():
     from taskmill.config import parse_config
 
