@@ -221,6 +221,7 @@ def load_source(cfg: SourceConfig) -> tuple[list[dict], dict[str, Any]]:
     """
     rows = _Rows(cfg.on_error)
     found: dict[str, str] = {}
+    places: dict[str, str] = {}
     for key, (where, value) in _raw_rows(cfg, rows):
         doc = (key, value) if cfg.kind in ("text", "pydoc_topics", "inline") else _document(cfg, key, where, value, rows)
         if doc is None:
@@ -232,11 +233,15 @@ def load_source(cfg: SourceConfig) -> tuple[list[dict], dict[str, Any]]:
             rows.bad("duplicate_id", where, f"id {doc[0]!r} already used by an earlier row")
             continue
         found[doc[0]] = doc[1]
+        places[doc[0]] = where
     docs = []
     for doc_id in sorted(found):
         text = found[doc_id].strip()
         if len(text) < max(cfg.min_chars, 1):
-            rows.skipped["empty_or_short"] += 1
+            rows.skipped["empty_or_short"] += 1  # not a bad row: counted and shown, never raised
+            shown = rows.examples.setdefault("empty_or_short", [])
+            if len(shown) < MAX_EXAMPLES:
+                shown.append(f"{places[doc_id]}: {len(text)} characters after stripping whitespace, below min_chars ({max(cfg.min_chars, 1)})")
             continue
         if cfg.max_chars and len(text) > cfg.max_chars:
             text = text[: cfg.max_chars].rsplit(" ", 1)[0]

@@ -122,3 +122,16 @@ def test_csv_bytes_that_are_not_utf8_are_replaced_and_counted_or_raise(tmp_path)
     assert rows == [["caf\ufffd", "1"], ["ok", "2"]] and report["replaced"] == {"invalid_utf8": 1}
     with pytest.raises(SourceError, match=rf"^{path}:2: byte 0xe9 is not UTF-8"):
         read_csv_rows(str(path), on_error="raise")
+
+
+def test_empty_or_short_documents_name_their_place_and_never_raise(tmp_path):
+    """README: skipped rows are counted by reason "with the first places as file:line"; empty_or_short had none."""
+    path = _jsonl(tmp_path, b'{"text": "a long enough document"}\n{"text": "   "}\n{"text": "tiny"}\n')
+    for on_error in ("skip", "raise"):
+        docs, report = load_source(SourceConfig(kind="jsonl", path=path, min_chars=5, on_error=on_error))
+        assert [d["text"] for d in docs] == ["a long enough document"]
+        assert report["skipped"] == {"empty_or_short": 2}
+        assert report["examples"]["empty_or_short"] == [
+            f"{path}:2: 0 characters after stripping whitespace, below min_chars (5)",
+            f"{path}:3: 4 characters after stripping whitespace, below min_chars (5)",
+        ]
