@@ -281,15 +281,18 @@ def read_csv_rows(
     kept: list[list[str]] = []
     try:
         header = next(reader, [])
+        last = reader.line_num
         for record in reader:
             if max_rows is not None and len(kept) >= max_rows:
                 break
-            where = f"{path}:{reader.line_num}"
+            first, last = last + 1, reader.line_num  # a quoted field can span lines: name where the row starts
+            where = f"{path}:{first}"
             if not record:
                 continue  # a blank line is no row
             if len(record) != len(header):
                 reason = "too_many_fields" if len(record) > len(header) else "too_few_fields"
-                rows.bad(reason, where, f"{len(record)} fields, the header has {len(header)}")
+                span = f" (the row runs over lines {first}-{last}: check for an unclosed quote)" if last > first else ""
+                rows.bad(reason, where, f"{len(record)} fields, the header has {len(header)}{span}")
             else:
                 replaced += any("\ufffd" in cell for cell in record)
                 kept.append(record)

@@ -135,3 +135,16 @@ def test_empty_or_short_documents_name_their_place_and_never_raise(tmp_path):
             f"{path}:2: 0 characters after stripping whitespace, below min_chars (5)",
             f"{path}:3: 4 characters after stripping whitespace, below min_chars (5)",
         ]
+
+
+def test_csv_bad_row_is_named_by_its_first_line(tmp_path):
+    """A row whose quote is not closed swallows the next lines; it was reported at its last line."""
+    path = tmp_path / "t.csv"
+    path.write_text('a,b,c\n1,2,3\n"multi\nline",5,6\n7,"open,8\n9,10,11\n12,13,14\n')
+    header, kept, report = read_csv_rows(str(path))
+    assert header == ["a", "b", "c"] and kept == [["1", "2", "3"], ["multi\nline", "5", "6"]]
+    assert report["examples"] == {
+        "too_few_fields": [f"{path}:5: 2 fields, the header has 3 (the row runs over lines 5-7: check for an unclosed quote)"]
+    }
+    with pytest.raises(SourceError, match=rf"^{path}:5: 2 fields"):
+        read_csv_rows(str(path), on_error="raise")
