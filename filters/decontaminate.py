@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from filters import normalize
 from filters.jsonl import read_jsonl, read_lines
@@ -60,6 +60,22 @@ class DecontaminationConfig(BaseModel):
     dataset_threshold: float = Field(0.02, ge=0, le=1)  # strict >
     fields: Literal["prompt", "pair"] = "prompt"
     action: Literal["remove_instances", "drop_dataset", "report_only"] = "remove_instances"
+
+    @field_validator("evals", mode="before")
+    @classmethod
+    def _paths_as_evals(cls, value: Any) -> Any:
+        """A bare path is shorthand for {name: <file stem>, path: <path>}."""
+        if not isinstance(value, list):
+            return value
+        return [{"name": Path(item.rstrip("/")).stem or item, "path": item} if isinstance(item, str) else item for item in value]
+
+    @model_validator(mode="after")
+    def _distinct_names(self) -> "DecontaminationConfig":
+        names = [spec.name for spec in self.evals]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"evals: names must be distinct (reports are per name), repeated: {repeated}; set `name:` for each")
+        return self
 
 
 def tokenize(text) -> list[str]:

@@ -57,6 +57,12 @@ class TaskSpec(BaseModel):
             raise ValueError(f"task {self.name!r}: task_type 'classification' needs `labels`")
         if self.labels is not None and len(set(self.labels)) != len(self.labels):
             raise ValueError(f"task {self.name!r}: labels must be distinct, got {self.labels}")
+        if self.task_type == "classification" and self.labels:
+            # the generator maps an output to the first label it contains (filters.map_label); a seed
+            # example whose output holds no label would be shown to the model as a wrong demonstration
+            unmapped = [e.output for e in self.examples if not any(label in e.output for label in self.labels)]
+            if unmapped:
+                raise ValueError(f"task {self.name!r}: example outputs {unmapped} contain none of the labels {self.labels}")
         return self
 
     @property

@@ -40,7 +40,8 @@ class HubPushConfig(BaseModel):
 
 class ExportConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    formats: list[Literal["messages", "prompt_completion", "alpaca", "sharegpt"]] = ["messages", "alpaca"]
+    # at least one (the `datasets` dir and the Hub's default config hold the first); no repeats
+    formats: list[Literal["messages", "prompt_completion", "alpaca", "sharegpt"]] = Field(["messages", "alpaca"], min_length=1)
     hf_dataset: bool = True  # also write a `datasets` directory (save_to_disk)
     dataset_name: str = "taskmill-dataset"
     # records whose conversation is longer (chat-template tokens) go to rejects/export as too_long;
@@ -52,6 +53,14 @@ class ExportConfig(BaseModel):
     license: str = "other"  # the dataset card's Hub license id (e.g. apache-2.0, cc-by-4.0)
     language: list[str] = ["en"]  # ISO 639-1 codes for the card
     push_to_hub: HubPushConfig | None = None
+
+    @field_validator("formats")
+    @classmethod
+    def _distinct_formats(cls, value: list[str]) -> list[str]:
+        repeated = sorted({f for f in value if value.count(f) > 1})
+        if repeated:
+            raise ValueError(f"each format once; repeated: {repeated}")
+        return value
 
 
 NESTED_MARK = "nested: "  # errors from _validate_nested already carry their full paths
@@ -297,7 +306,7 @@ def _with_places(message: str, path: str, lines: dict[tuple, int]) -> str:
     return "\n".join(out)
 
 
-_PATH_KEYS = {"path", "paths", "specs", "task_files", "tables", "eval_sets", "target_path"}
+_PATH_KEYS = {"path", "paths", "specs", "task_files", "eval_sets", "evals", "target_path"}  # not `tables`: SQLite/DuckDB table names
 
 
 def _resolve_paths(value: Any, base_dir: str, key: str | None = None) -> Any:

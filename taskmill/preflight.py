@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+from pathlib import Path
 from typing import Any
 
 from taskmill.config import ConfigError, RunConfig
@@ -87,6 +88,7 @@ def _check_generator(cfg: RunConfig, index: int, gen: Any, problems: list[str], 
 
 def _check_tables(where: str, gen: Any, problems: list[str], warnings: list[str]) -> None:
     from generators.sql.generator import list_tables
+    from generators.sql.tables import check_column_types
     from taskmill.sources import SourceError, read_csv_rows, table_delimiter
 
     for i, source in enumerate(gen.sources):
@@ -103,13 +105,24 @@ def _check_tables(where: str, gen: Any, problems: list[str], warnings: list[str]
     if any(p.startswith(f"{where}.sources.") for p in problems):
         return
     for i, source in enumerate(gen.sources):
+        if source.kind == "parquet" and source.column_types:
+            import pyarrow.parquet as pq
+
+            try:  # a column_types key that names no column would make every task of the table a reject
+                check_column_types(source.name or Path(source.path).stem, pq.ParquetFile(source.path).schema_arrow.names, source.column_types, gen.max_cell_chars)
+            except ValueError as exc:
+                problems.append(f"{where}.sources.{i}.{exc}")
         if source.kind != "csv":
             continue
         try:
-            _, _, report = read_csv_rows(source.path, table_delimiter(source), gen.max_rows, source.on_error)
+            header, _, report = read_csv_rows(source.path, table_delimiter(source), gen.max_rows, source.on_error)
         except SourceError as exc:
             problems.append(f"{where}.sources.{i}: {exc}")
             continue
+        try:
+            check_column_types(source.name or Path(source.path).stem, header, source.column_types, gen.max_cell_chars)
+        except ValueError as exc:
+            problems.append(f"{where}.sources.{i}.{exc}")
         if report["skipped"]:
             first = next(iter(report["examples"].values()))[0]
             warnings.append(f"{where}.sources.{i}: {sum(report['skipped'].values())} rows will be skipped {report['skipped']}, e.g. {first}")

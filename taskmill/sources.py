@@ -221,6 +221,7 @@ def load_source(cfg: SourceConfig) -> tuple[list[dict], dict[str, Any]]:
     """
     rows = _Rows(cfg.on_error)
     found: dict[str, str] = {}
+    places: dict[str, str] = {}
     for key, (where, value) in _raw_rows(cfg, rows):
         doc = (key, value) if cfg.kind in ("text", "pydoc_topics", "inline") else _document(cfg, key, where, value, rows)
         if doc is None:
@@ -232,11 +233,15 @@ def load_source(cfg: SourceConfig) -> tuple[list[dict], dict[str, Any]]:
             rows.bad("duplicate_id", where, f"id {doc[0]!r} already used by an earlier row")
             continue
         found[doc[0]] = doc[1]
+        places[doc[0]] = where
     docs = []
     for doc_id in sorted(found):
         text = found[doc_id].strip()
         if len(text) < max(cfg.min_chars, 1):
-            rows.skipped["empty_or_short"] += 1
+            rows.skipped["empty_or_short"] += 1  # not a bad row: counted and shown, never raised
+            shown = rows.examples.setdefault("empty_or_short", [])
+            if len(shown) < MAX_EXAMPLES:
+                shown.append(f"{places[doc_id]}: {len(text)} characters after stripping whitespace, below min_chars ({max(cfg.min_chars, 1)})")
             continue
         if cfg.max_chars and len(text) > cfg.max_chars:
             text = text[: cfg.max_chars].rsplit(" ", 1)[0]
@@ -276,15 +281,18 @@ def read_csv_rows(
     kept: list[list[str]] = []
     try:
         header = next(reader, [])
+        last = reader.line_num
         for record in reader:
             if max_rows is not None and len(kept) >= max_rows:
                 break
-            where = f"{path}:{reader.line_num}"
+            first, last = last + 1, reader.line_num  # a quoted field can span lines: name where the row starts
+            where = f"{path}:{first}"
             if not record:
                 continue  # a blank line is no row
             if len(record) != len(header):
                 reason = "too_many_fields" if len(record) > len(header) else "too_few_fields"
-                rows.bad(reason, where, f"{len(record)} fields, the header has {len(header)}")
+                span = f" (the row runs over lines {first}-{last}: check for an unclosed quote)" if last > first else ""
+                rows.bad(reason, where, f"{len(record)} fields, the header has {len(header)}{span}")
             else:
                 replaced += any("\ufffd" in cell for cell in record)
                 kept.append(record)

@@ -50,8 +50,10 @@ def resolve_task_type(task_type: str) -> str:
         return task_type
     if task_type in TASK_TYPES:
         return TASK_TYPES[task_type]
+    from taskmill.suggest import hint
+
     allowed = sorted(TASK_TYPES) + sorted(FULL_NAMES)
-    raise ValueError(f"unknown Bonito task type {task_type!r}; allowed codes or full names: {allowed}")
+    raise ValueError(f"unknown Bonito task type {task_type!r}{hint(task_type, allowed)}; allowed codes or full names: {allowed}")
 
 
 def build_prompt(task_type: str, passage: str) -> str:

@@ -102,6 +102,15 @@ def _unique_headers(raw: Iterable[Any], max_chars: int) -> list[str]:
     return out
 
 
+def check_column_types(table_id: str, header: Sequence[Any], column_types: dict[str, str] | None, max_cell_chars: int = 80) -> None:
+    """Raise ValueError when a `column_types` key names no column of the header (compared as build_table does)."""
+    headers = _unique_headers(header, max_cell_chars)
+    overrides = {normalize_text(str(k), max_cell_chars) for k in (column_types or {})}
+    unknown = sorted(overrides - set(headers))
+    if unknown:
+        raise ValueError(f"column_types: no column named {unknown} in table {table_id!r}; columns: {headers}")
+
+
 def build_table(
     table_id: str,
     header: Sequence[Any],
@@ -128,9 +137,8 @@ def build_table(
             raw_columns[j].append(raw[j] if j < len(raw) else None)
         n_rows += 1
     overrides = {normalize_text(str(k), max_cell_chars): v for k, v in (column_types or {}).items()}
-    unknown = sorted(set(overrides) - set(headers))
-    if unknown and strict_overrides:
-        raise ValueError(f"column_types: no column named {unknown} in table {table_id!r}; columns: {headers}")
+    if strict_overrides:
+        check_column_types(table_id, header, column_types, max_cell_chars)
     for name, kind in overrides.items():
         if kind not in COLUMN_TYPES:
             raise ValueError(f"column_types[{name!r}]: {kind!r} is not one of {list(COLUMN_TYPES)}")

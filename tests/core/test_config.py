@@ -36,6 +36,14 @@ def test_errors_name_the_field_and_allowed_values():
         parse_config(_minimal(curation={"minhash": {"num_perm": 1}}))
 
 
+def test_misspelt_bonito_task_type_gets_a_did_you_mean():
+    sources = [{"kind": "pydoc_topics", "limit": 1}]
+    with pytest.raises(ConfigError, match=r"unknown Bonito task type 'summarisation' \(did you mean 'summarization'\?\)"):
+        parse_config({"sources": sources, "generators": [{"method": "bonito", "tasks": {"summarisation": 2}}]})
+    with pytest.raises(ConfigError, match=r"unknown Bonito task type 'yn_qa' \(did you mean 'ynqa'\?\)"):
+        parse_config({"sources": sources, "generators": [{"method": "bonito", "tasks": {"yn_qa": 2}}]})
+
+
 def test_relative_paths_resolve_against_the_config_file(tmp_path):
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "a.txt").write_text("hello world")
@@ -47,6 +55,27 @@ def test_relative_paths_resolve_against_the_config_file(tmp_path):
     assert cfg.sources[0].path == str(tmp_path / "docs")
     with pytest.raises(ConfigError, match="not found"):
         load_config(str(tmp_path / "missing.yaml"))
+
+
+def test_sql_table_names_in_a_config_file_are_not_made_into_paths(tmp_path):
+    """`tables:` names tables inside a SQLite/DuckDB file; it was resolved like a path (`orders` → `<dir>/orders`)."""
+    (tmp_path / "c.yaml").write_text(textwrap.dedent("""
+        generators:
+          - method: sql_exec
+            sources: [{path: shop.sqlite, tables: [orders, "line items"]}]
+    """))
+    source = load_config(str(tmp_path / "c.yaml")).generators[0].sources[0]
+    assert source.path == str(tmp_path / "shop.sqlite")
+    assert source.tables == ["orders", "line items"]
+
+
+def test_export_formats_empty_or_repeated_are_rejected():
+    """`formats: []` passed validate and the run crashed at export with IndexError (formats[0])."""
+    with pytest.raises(ConfigError, match=r"export\.formats: List should have at least 1 item"):
+        parse_config({"generators": [{"method": "sql_exec"}], "export": {"formats": []}})
+    with pytest.raises(ConfigError, match=r"export\.formats: each format once; repeated: \['alpaca'\]"):
+        parse_config({"generators": [{"method": "sql_exec"}], "export": {"formats": ["alpaca", "messages", "alpaca"]}})
+    assert parse_config({"generators": [{"method": "sql_exec"}], "export": {"formats": ["sharegpt"]}}).export.formats == ["sharegpt"]
 
 
 def test_generators_of_one_method_get_distinct_stable_stage_names():

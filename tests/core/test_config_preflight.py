@@ -83,6 +83,24 @@ def test_sql_tables_checked_and_ragged_rows_per_on_error(tmp_path):
     assert "1 rows will be skipped {'too_few_fields': 1}" in warning
 
 
+def test_sql_column_types_naming_no_column_is_a_problem(tmp_path):
+    """A misspelt column_types key made every task of the table an `unreadable_table` reject at run time."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    csv = tmp_path / "cities.csv"
+    csv.write_bytes(b"\xef\xbb\xbfCity,Pop\nParis,2100000\nLyon,516000\n")
+    pq.write_table(pa.table({"City": ["Paris"], "Pop": [2100000]}), tmp_path / "towns.parquet")
+
+    def config(path, types):
+        return {"generators": [{"method": "sql_exec", "sources": [{"path": str(tmp_path / path), "column_types": types}]}]}
+
+    assert "generators.0 (sql_exec).sources.0.column_types: no column named ['population'] in table 'cities'; columns: ['city', 'pop']" in _problems(config("cities.csv", {"population": "number"}))
+    assert "no column named ['populaton'] in table 'towns'" in _problems(config("towns.parquet", {"populaton": "number"}))
+    assert preflight(parse_config(config("cities.csv", {"CITY": "text", "Pop": "number"}))) == []
+    assert preflight(parse_config(config("towns.parquet", {"pop": "number"}))) == []
+
+
 def test_empty_source_files_warn(tmp_path):
     (tmp_path / "empty.jsonl").write_bytes(b"")
     warnings = preflight(parse_config({"sources": [{"kind": "jsonl", "path": str(tmp_path / "empty.jsonl")}], "generators": [{"method": "sql_exec"}]}))
@@ -107,3 +125,22 @@ def test_cli_validate_and_run_stop_before_prefect(tmp_path, monkeypatch, capsys)
     config.write_text("generators: [{method: sql_exec}]\nseed: 1\nseed: 2\n")
     assert main(["validate", str(config)]) == 2
     assert capsys.readouterr().err.strip() == f"{config}:3:1: duplicate key 'seed' (first at line 2)"
+
+
+def test_decontamination_evals_accept_bare_paths_relative_to_the_config(tmp_path):
+    """`evals: [gsm.jsonl]` failed with 'Input should be a valid dictionary or instance of EvalSet'."""
+    from taskmill.config import load_config
+
+    (tmp_path / "gsm.jsonl").write_text('{"question": "What is two plus two?"}\n')
+    (tmp_path / "c.yaml").write_text(textwrap.dedent("""
+        generators: [{method: sql_exec}]
+        curation:
+          decontamination:
+            evals: [gsm.jsonl, {name: inline, prompts: [hello there]}]
+    """))
+    evals = load_config(str(tmp_path / "c.yaml")).curation.decontamination.evals
+    assert [(e.name, e.path, e.prompts) for e in evals] == [("gsm", str(tmp_path / "gsm.jsonl"), None), ("inline", None, ["hello there"])]
+    message = _problems({"generators": [{"method": "sql_exec"}], "curation": {"decontamination": {"evals": [str(tmp_path / "nope.jsonl")]}}})
+    assert f"curation.decontamination.evals.0 (nope).path: no file or datasets dir at '{tmp_path / 'nope.jsonl'}'" in message
+    with pytest.raises(ConfigError, match=r"names must be distinct.*\['gsm'\]"):
+        parse_config({"generators": [{"method": "sql_exec"}], "curation": {"decontamination": {"evals": ["a/gsm.jsonl", "b/gsm.jsonl"]}}})

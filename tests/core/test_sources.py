@@ -122,3 +122,29 @@ def test_csv_bytes_that_are_not_utf8_are_replaced_and_counted_or_raise(tmp_path)
     assert rows == [["caf\ufffd", "1"], ["ok", "2"]] and report["replaced"] == {"invalid_utf8": 1}
     with pytest.raises(SourceError, match=rf"^{path}:2: byte 0xe9 is not UTF-8"):
         read_csv_rows(str(path), on_error="raise")
+
+
+def test_empty_or_short_documents_name_their_place_and_never_raise(tmp_path):
+    """README: skipped rows are counted by reason "with the first places as file:line"; empty_or_short had none."""
+    path = _jsonl(tmp_path, b'{"text": "a long enough document"}\n{"text": "   "}\n{"text": "tiny"}\n')
+    for on_error in ("skip", "raise"):
+        docs, report = load_source(SourceConfig(kind="jsonl", path=path, min_chars=5, on_error=on_error))
+        assert [d["text"] for d in docs] == ["a long enough document"]
+        assert report["skipped"] == {"empty_or_short": 2}
+        assert report["examples"]["empty_or_short"] == [
+            f"{path}:2: 0 characters after stripping whitespace, below min_chars (5)",
+            f"{path}:3: 4 characters after stripping whitespace, below min_chars (5)",
+        ]
+
+
+def test_csv_bad_row_is_named_by_its_first_line(tmp_path):
+    """A row whose quote is not closed swallows the next lines; it was reported at its last line."""
+    path = tmp_path / "t.csv"
+    path.write_text('a,b,c\n1,2,3\n"multi\nline",5,6\n7,"open,8\n9,10,11\n12,13,14\n')
+    header, kept, report = read_csv_rows(str(path))
+    assert header == ["a", "b", "c"] and kept == [["1", "2", "3"], ["multi\nline", "5", "6"]]
+    assert report["examples"] == {
+        "too_few_fields": [f"{path}:5: 2 fields, the header has 3 (the row runs over lines 5-7: check for an unclosed quote)"]
+    }
+    with pytest.raises(SourceError, match=rf"^{path}:5: 2 fields"):
+        read_csv_rows(str(path), on_error="raise")

@@ -19,7 +19,7 @@ from generators.self_guide.filters import (
     noise_check,
 )
 from generators.self_guide.prompts import NOISE_PHRASES, annotation_prompt, input_generation_prompt
-from generators.task_specs import TaskFile, TaskSpec, load_task_file, parse_seed_blocks
+from generators.task_specs import TaskFile, TaskFileError, TaskSpec, load_task_file, parse_seed_blocks
 
 SEEDS = '''[input]="The film was
 long but moving."
@@ -167,3 +167,16 @@ def test_example_task_file_loads():
         ("headline_writing", "generation"),
     ]
     assert tasks[0].labels == ["positive", "negative", "neutral"] and len(tasks[1].examples) == 3
+
+
+def test_classification_example_outputs_must_hold_a_label(tmp_path):
+    """An example answered outside the label set passed `validate` and became a wrong demonstration."""
+    bad = tmp_path / "t.yaml"
+    bad.write_text("tasks:\n  - name: x\n    instruction: Classify.\n    labels: [a, b]\n    examples:\n      - {input: one, output: a}\n      - {input: two, output: c}\n")
+    with pytest.raises(TaskFileError, match=r"task 'x': example outputs \['c'\] contain none of the labels \['a', 'b'\]"):
+        load_task_file(str(bad))
+    # as the generator maps answers: the first label the output contains
+    task = TaskSpec(name="t", instruction="Classify.", examples=[{"input": "x", "output": "Answer: positive."}], labels=["positive", "negative"])
+    assert task.is_classification
+    with pytest.raises(TaskFileError, match=r"example outputs \['entails', 'neutral'\] contain none of the labels \['yes', 'no'\]"):
+        load_task_file(TaskFile(path=sni_file(tmp_path, ["entails"]), labels=["yes", "no"]))
