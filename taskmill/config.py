@@ -116,6 +116,11 @@ class RunConfig(BaseModel):
     selection: Any = Field(default_factory=dict, validate_default=True)
     export: ExportConfig = ExportConfig()
 
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _no_sources(cls, value: Any) -> Any:
+        return [] if value is None else value  # `sources:` with nothing under it: none, like any empty section
+
     @field_validator("generators", mode="before")
     @classmethod
     def _generators(cls, value: Any) -> list[Any]:

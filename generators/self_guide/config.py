@@ -63,7 +63,7 @@ class SelfGuideConfig(GeneratorConfig):
     annotation: AnnotationStage = AnnotationStage()
     noise_phrases: list[str] = list(NOISE_PHRASES)
     unquote: bool = True  # ours: drop one pair of quotes around a generated input, as seeds are shown quoted
-    dedup_against_seeds: bool = False  # ours; the reference dedups against the pool only
+    dedup_against_seeds: bool = True  # ours (the reference dedups against the pool only): a copied seed example teaches nothing new
     max_training_tokens: int | None = Field(default=2000, ge=1)  # prompt + answer tokens; None: no limit
     balance_classes: bool = True
 

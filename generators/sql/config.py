@@ -68,7 +68,9 @@ class SqlExecConfig(GeneratorConfig):
     tasks: int | None = Field(None, ge=1)  # total wanted; overrides tasks_per_table, split evenly
     shard_size: int = Field(500, ge=1)  # task slots per shard (shards never span tables)
     renderer: Literal["instruction", "tapex", "indexed", "mixed"] = "instruction"
-    table_budget: int = Field(984, ge=1)  # 1024 BART tokens − 40; bounds the table text of every renderer
+    # SmolLM2 tokens of table text. The spec's 984 (1024 BART tokens − 40) left whole SQL records over TRL's
+    # default max_length of 1024 once the question, answer and chat template were added; 896 leaves room.
+    table_budget: int = Field(896, ge=1)  # bounds the table text of every renderer
     budget_unit: Literal["tokens", "chars"] = "tokens"
     tokenizer: str = PACKAGED  # whose tokens `table_budget` counts: packaged:smollm2 or an HF model dir
     max_answers: int = Field(10, ge=1)

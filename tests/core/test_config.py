@@ -105,3 +105,9 @@ def test_run_summary_text_ends_with_the_warnings():
                "prompt_tokens": 0, "completion_tokens": 0, "tokens_per_s": 0.0,
                "warnings": ["source docs.jsonl gave no rows"]}
     assert render_text(summary).splitlines()[-1] == "  warning: source docs.jsonl gave no rows"
+
+
+def test_empty_sources_key_means_no_sources():
+    from taskmill.config import parse_config
+
+    assert parse_config({"sources": None, "generators": [{"method": "sql_exec"}]}).sources == []

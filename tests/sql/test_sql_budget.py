@@ -86,12 +86,12 @@ def test_thousand_columns_are_cut_to_the_budget(tmp_path):
     config = SqlExecConfig(sources=[{"path": path}], tasks_per_table=10, max_columns=1000, renderer="mixed")
     table, costs = load_table(list_tables(config)[0], config)
     assert 1 < len(table.columns) < 200 and costs.columns == len(table.columns)
-    assert any("cut" in note and "table_budget=984" in note for note in table.notes)
+    assert any("cut" in note and "table_budget=896" in note for note in table.notes)
     kept, _ = run(config)
     assert kept
     count = token_counter(SMOLLM2)
     for record in kept:
-        assert max(table_tokens(table, record, count).values()) <= 984
+        assert max(table_tokens(table, record, count).values()) <= 896
         assert len(record["instruction"]) < 8000  # issue 9: 13,000-character instructions
 
 

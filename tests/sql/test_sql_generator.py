@@ -66,7 +66,7 @@ def test_format_value():
 
 def test_config_defaults_and_errors(tmp_path):
     config = SqlExecConfig()
-    assert config.bundled is True and config.renderer == "instruction" and config.table_budget == 984
+    assert config.bundled is True and config.renderer == "instruction" and config.table_budget == 896
     assert config.max_answers == 10 and config.tasks_per_table == 500 and config.max_retries == 10
     with pytest.raises(ValidationError, match="sources"):
         SqlExecConfig(bundled=False)

@@ -62,4 +62,4 @@ def test_every_renderer_fits_the_default_budget(bundled_records):
         for record in kept:
             rows = [table.row(i) for i in shown_rows(record)]
             texts = [render_table(form, table.header, rows) for form in FORMS_BY_RENDERER["mixed"]]
-            assert max(count(texts)) <= 984, table.table_id
+            assert max(count(texts)) <= 896, table.table_id
