@@ -44,8 +44,12 @@ def noise_check(text: str, phrases: list[str] | tuple[str, ...]) -> str | None:
 
 
 def first_failure(text: str, bounds: LengthBounds | None, phrases: list[str] | tuple[str, ...]) -> str | None:
-    """The spec's order: empty, length window, noise; the first failing check names the reject."""
-    if not text:
+    """The spec's order: empty, length window, noise; the first failing check names the reject.
+
+    `empty` also covers text with no letter or digit at all (a lone code fence "```", "..."):
+    a small model writes those as inputs, and they passed every later check.
+    """
+    if not text or not any(ch.isalnum() for ch in text):
         return "empty"
     if bounds is not None and (reason := bounds.check(text)):
         return reason

@@ -180,3 +180,9 @@ def test_classification_example_outputs_must_hold_a_label(tmp_path):
     assert task.is_classification
     with pytest.raises(TaskFileError, match=r"example outputs \['entails', 'neutral'\] contain none of the labels \['yes', 'no'\]"):
         load_task_file(TaskFile(path=sni_file(tmp_path, ["entails"]), labels=["yes", "no"]))
+
+
+def test_text_without_a_letter_or_digit_is_empty():
+    assert first_failure("```", None, []) == "empty"
+    assert first_failure("...", None, []) == "empty"
+    assert first_failure("ok 1", None, []) is None
