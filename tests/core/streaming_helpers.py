@@ -27,12 +27,14 @@ def answer(request: GenerationRequest, i: int) -> str:
 
 
 def scripted(seed: int, low: float = 0.0, high: float = 0.02, fail_after: int | None = None) -> ScriptedEngine:
-    """Random per-request delays (so results arrive out of order); optionally every answer after `fail_after` raises."""
+    """Random per-request delays (so results arrive out of order); optionally the engine dies (every answer
+    raises) once `fail_after` Bonito (chat) requests were answered. Counting Bonito's requests only makes
+    the failure land mid-Bonito-stage however the thread scheduler interleaves the other generators."""
     rng = random.Random(seed)
     answered = [0]
 
     def script(request: GenerationRequest, i: int) -> str:
-        if i == 0:
+        if i == 0 and request.messages is not None:
             answered[0] += 1
         if fail_after is not None and answered[0] > fail_after:
             raise RuntimeError("scripted engine died")

@@ -58,7 +58,7 @@ def _shard_times(run_dir: str, name: str) -> list[float]:
 def test_killed_mid_stage_then_resumed_export_is_byte_identical(tmp_path, prefect_harness, ray_local):
     resumed_root, clean_root = str(tmp_path / "resumed"), str(tmp_path / "clean")
     with pytest.raises(Exception, match="scripted engine died"):
-        _run(resumed_root, scripted(seed=1, fail_after=20))
+        _run(resumed_root, scripted(seed=1, fail_after=10))
     run_dir = next(os.scandir(resumed_root)).path
     planned_bonito = -(-(len(DOCS) + 6) // 2)
     done_before = len(_shard_times(run_dir, "bonito"))
