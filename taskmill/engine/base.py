@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from concurrent.futures import Future
+from concurrent.futures import Future, as_completed
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Protocol, Sequence
 
@@ -169,3 +169,29 @@ class StreamingBackend(Protocol):
 
     def submit(self, request: GenerationRequest) -> "Future[GenerationResult]": ...
 
+
+
+def generate_by_submit(submit: Callable[[GenerationRequest], "Future[GenerationResult]"],
+                       requests: Sequence[GenerationRequest], progress: ProgressFn | None = None) -> list[GenerationResult]:  # fmt: skip
+    """The batch `Engine.generate` of a streaming backend: submit all, report each as it finishes, keep order."""
+    futures = [submit(r) for r in requests]
+    if progress:
+        for _ in as_completed(futures):
+            progress(1)
+    return [f.result() for f in futures]
+
+
+class WrapsEngine:
+    """What generators read about the model, for adapters that hold the real engine in `self.engine`."""
+
+    engine: Any
+
+    @property
+    def tokenizer(self) -> Any:
+        return getattr(self.engine, "tokenizer", None)
+
+    @property
+    def max_model_len(self) -> int | None:
+        from generators.context_budget import context_length
+
+        return context_length(self.engine)

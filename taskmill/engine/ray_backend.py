@@ -17,10 +17,10 @@ data parallelism: on a Ray cluster they land on whichever nodes have the GPUs.
 from __future__ import annotations
 
 import threading
-from concurrent.futures import Future, as_completed
+from concurrent.futures import Future
 from typing import Any, Sequence
 
-from taskmill.engine.base import GenerationRequest, GenerationResult, ProgressFn
+from taskmill.engine.base import GenerationRequest, GenerationResult, ProgressFn, generate_by_submit
 from taskmill.engine.settings import EngineSettings
 
 
@@ -92,11 +92,7 @@ class RayVLLMEngine:
         return future
 
     def generate(self, requests: Sequence[GenerationRequest], progress: ProgressFn | None = None) -> list[GenerationResult]:
-        futures = [self.submit(r) for r in requests]
-        if progress:
-            for _ in as_completed(futures):
-                progress(1)
-        return [f.result() for f in futures]
+        return generate_by_submit(self.submit, requests, progress)
 
     def busy(self) -> list[dict[str, Any]]:
         """Each actor's engine-side busy meter (`BusySnapshot` fields)."""

@@ -24,26 +24,17 @@ import time
 from collections import Counter
 from typing import Any, Awaitable, Callable, Coroutine, Sequence, TypeVar
 
-from taskmill.engine.base import Engine, GenerationRequest, GenerationResult
+from taskmill.engine.base import Engine, GenerationRequest, GenerationResult, WrapsEngine
 
 T = TypeVar("T")
 
 
-class Steps:
+class Steps(WrapsEngine):
     def __init__(self, engine: Any):
         self.engine = engine
         self.model_name: str = engine.model_name
         self.tokens: Counter = Counter()  # this adapter's requests and tokens (per generator stage)
 
-    @property
-    def tokenizer(self) -> Any:
-        return getattr(self.engine, "tokenizer", None)
-
-    @property
-    def max_model_len(self) -> int | None:
-        from generators.context_budget import context_length
-
-        return context_length(self.engine)
 
     def _count(self, result: GenerationResult) -> GenerationResult:
         self.tokens.update(requests=1, prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens)

@@ -19,10 +19,10 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Sequence
 
-from taskmill.engine.base import Engine, EngineStats, GenerationRequest, GenerationResult, ProgressFn
+from taskmill.engine.base import Engine, EngineStats, GenerationRequest, GenerationResult, ProgressFn, WrapsEngine, generate_by_submit
 from taskmill.engine.busy import BusyMeter
 
 
@@ -38,7 +38,7 @@ class _ThreadedBackend:
         return self.pool.submit(lambda: self.engine.generate([request])[0])
 
 
-class StreamingEngine:
+class StreamingEngine(WrapsEngine):
     def __init__(self, backend: Any, max_in_flight: int, record: bool = False):
         if max_in_flight < 1:
             raise ValueError(f"max_in_flight must be >= 1, got {max_in_flight}")
@@ -58,15 +58,6 @@ class StreamingEngine:
         self._pumping = False
 
     # --- what generators read about the model ---------------------------------------------
-    @property
-    def tokenizer(self) -> Any:
-        return getattr(self.engine, "tokenizer", None)
-
-    @property
-    def max_model_len(self) -> int | None:
-        from generators.context_budget import context_length
-
-        return context_length(self.engine)
 
     # --- streaming ----------------------------------------------------------------------------
     def submit(self, request: GenerationRequest) -> "Future[GenerationResult]":
@@ -132,11 +123,7 @@ class StreamingEngine:
 
     # --- the batch Engine interface -------------------------------------------------------------
     def generate(self, requests: Sequence[GenerationRequest], progress: ProgressFn | None = None) -> list[GenerationResult]:
-        futures = [self.submit(r) for r in requests]
-        if progress:
-            for _ in as_completed(futures):
-                progress(1)
-        return [f.result() for f in futures]
+        return generate_by_submit(self.submit, requests, progress)
 
     # --- reports -------------------------------------------------------------------------------
     @property
