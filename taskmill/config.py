@@ -12,12 +12,13 @@ import os
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from taskmill.engine.settings import EngineSettings
 from taskmill.records import canonical_json
 from taskmill.sources import SourceConfig
-from taskmill.suggest import explain, hint
+from taskmill.config_errors import NESTED_MARK, add_places, format_lines, new_paths, nonsense_problems, validate_all
+from taskmill.suggest import hint
 from taskmill.yaml_io import InputFileError, load_yaml
 
 
@@ -63,23 +64,18 @@ class ExportConfig(BaseModel):
         return value
 
 
-NESTED_MARK = "nested: "  # errors from _validate_nested already carry their full paths
-
-
 def _validate_nested(model: type[BaseModel], data: Any, prefix: str = "") -> BaseModel:
     """Validate a section whose model is chosen at run time, keeping full field paths in errors.
 
     Pydantic drops list indices of errors raised inside a field validator, so the
-    path is spelled out here (e.g. `generators.0.tasks.1.type`).
+    path is spelled out here (e.g. `generators.0.tasks.1.type`). Every error of the
+    section is reported, bools given for numbers included (`bool_errors`).
     """
-    try:
-        return model.model_validate(fill_null_sections(model, data))
-    except ValidationError as exc:
-        parts = []
-        for e in exc.errors():
-            path = ".".join(str(p) for p in (prefix, *e["loc"]) if str(p) != "")
-            parts.append(f"{path}: {explain(e, model) or e['msg'].removeprefix('Value error, ')}")
-        raise ValueError(NESTED_MARK + "\n".join(parts)) from None
+    data = fill_null_sections(model, data)
+    result, lines = validate_all(model, data, prefix)
+    if lines:
+        raise ValueError(NESTED_MARK + "\n".join(lines))
+    return result
 
 
 def fill_null_sections(model: type[BaseModel], data: Any) -> Any:
@@ -98,6 +94,7 @@ def fill_null_sections(model: type[BaseModel], data: Any) -> Any:
 
 class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    _places: tuple[str, dict[tuple, int]] | None = PrivateAttr(None)  # (config file, key path → line) from load_config
 
     name: str = Field("taskmill", min_length=1)
     run_id: str | None = Field(None, min_length=1)  # default: name + hash of the config, so a rerun resumes
@@ -130,22 +127,29 @@ class RunConfig(BaseModel):
         if not isinstance(value, list):
             raise ValueError("generators must be a list of generator configs, each with a `method`")
         out = []
+        problems: list[str] = []  # every generator is checked, so one run of `validate` lists them all
         for index, item in enumerate(value):
             if isinstance(item, BaseModel):
                 out.append(item)
                 continue
             if not isinstance(item, dict) or "method" not in item:
-                raise ValueError(
-                    f"{NESTED_MARK}generators.{index}: each generator is a mapping with a `method` "
-                    f"(one of {', '.join(sorted(REGISTRY))})"
+                problems.append(
+                    f"generators.{index}: each generator is a mapping with a `method` (one of {', '.join(sorted(REGISTRY))})"
                 )
+                continue
             method = item["method"]
             if not isinstance(method, str) or method not in REGISTRY:
-                raise ValueError(
-                    f"{NESTED_MARK}generators.{index}.method: unknown generator method {method!r}; "
+                problems.append(
+                    f"generators.{index}.method: unknown generator method {method!r}; "
                     f"allowed: {sorted(REGISTRY)}{hint(method, REGISTRY)}"
                 )
-            out.append(_validate_nested(load_generator_class(item["method"]).Config, item, f"generators.{index}"))
+                continue
+            try:
+                out.append(_validate_nested(load_generator_class(method).Config, item, f"generators.{index}"))
+            except ValueError as exc:
+                problems.append(str(exc).removeprefix(NESTED_MARK))
+        if problems:
+            raise ValueError(NESTED_MARK + "\n".join(problems))
         from generators.chains.upstream import run_order
 
         run_order(assign_stage_names(out))  # raises when `from_generators` names no stage or forms a cycle
@@ -168,21 +172,9 @@ class RunConfig(BaseModel):
     @model_validator(mode="after")
     def _no_nonsense(self) -> "RunConfig":
         """Values each section accepts alone but that make no run (checked here, across sections)."""
-        budget = getattr(self.selection, "budget", None)
-        if isinstance(budget, int) and not isinstance(budget, bool) and budget == 0:
-            raise ValueError(
-                f"{NESTED_MARK}selection.budget: 0 selects nothing; omit it to keep every record, "
-                "or give a count >= 1 or a fraction in (0, 1]"
-            )
-        if not self.export.dataset_name.strip():
-            raise ValueError(f"{NESTED_MARK}export.dataset_name: must not be empty (it names the exported dataset)")
-        engine = self.engine
-        for field in ("max_model_len", "max_num_seqs"):
-            if getattr(engine, field) < 1:
-                raise ValueError(f"{NESTED_MARK}engine.{field}: must be >= 1 (got {getattr(engine, field)})")
-        utilization = engine.gpu_memory_utilization
-        if utilization is not None and not 0 < utilization <= 1:
-            raise ValueError(f"{NESTED_MARK}engine.gpu_memory_utilization: must be in (0, 1] (got {utilization})")
+        problems = nonsense_problems(self.model_dump(mode="python", include={"selection", "export", "engine"}))
+        if problems:
+            raise ValueError(NESTED_MARK + "\n".join(problems))
         return self
 
     def resolved(self) -> dict[str, Any]:
@@ -245,35 +237,22 @@ class ConfigError(ValueError):
     """A config that cannot run; the message lists every bad field."""
 
 
-def _format(error: ValidationError) -> str:
-    from taskmill.redact import is_secret_name, mask_text
-
-    lines = []
-    for e in error.errors():
-        message = e["msg"].removeprefix("Value error, ")
-        if message.startswith(NESTED_MARK):
-            lines += [f"  {mask_text(line)}" for line in message.removeprefix(NESTED_MARK).split("\n")]
-            continue
-        path = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        better = explain(e, RunConfig)
-        # The value of an unknown field is never echoed: a misspelt `api_kye: sk-...` is still a secret.
-        shown = better is None and e["type"] not in ("missing", "extra_forbidden") and not isinstance(e.get("input"), (dict, list))
-        if shown and any(is_secret_name(str(p)) for p in e["loc"]):
-            got = " (got ***)"
-        else:
-            got = f" (got {mask_text(repr(e['input']))})" if shown else ""
-        lines.append(f"  {path}: {mask_text(better) if better else message}{got}")
-    return "invalid taskmill config:\n" + "\n".join(lines)
-
-
 def parse_config(data: dict[str, Any], base_dir: str | None = None) -> RunConfig:
-    """Validate a config dict. Relative paths in it resolve against `base_dir`."""
+    """Validate a config dict. Relative paths in it resolve against `base_dir`.
+
+    Raises `ConfigError` listing every problem at once: pydantic's errors of all
+    fields, bools given for numbers, and nonsense values (`nonsense_problems`),
+    each as `field.path: problem`.
+    """
     if base_dir:
         data = _resolve_paths(data, base_dir)
-    try:
-        return RunConfig.model_validate(fill_null_sections(RunConfig, data))
-    except ValidationError as exc:
-        raise ConfigError(_format(exc)) from None
+    data = fill_null_sections(RunConfig, data)
+    cfg, lines = validate_all(RunConfig, data)
+    if cfg is None:  # the after-validator did not run: check the raw values so they come in the same report
+        lines += new_paths(lines, nonsense_problems(data if isinstance(data, dict) else {}))
+    if lines:
+        raise ConfigError(format_lines(lines))
+    return cfg
 
 
 def load_config(path: str) -> RunConfig:
@@ -291,24 +270,17 @@ def load_config(path: str) -> RunConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the config must be a YAML mapping (key: value), not a {type(data).__name__}")
     try:
-        return parse_config(data, base_dir=os.path.dirname(os.path.abspath(path)))
+        cfg = parse_config(data, base_dir=os.path.dirname(os.path.abspath(path)))
     except ConfigError as exc:
-        raise ConfigError(_with_places(str(exc), path, lines)) from None
+        raise ConfigError(add_places(str(exc), path, lines)) from None
+    cfg._places = (path, lines)  # pre-flight names file:line too
+    return cfg
 
 
-def _with_places(message: str, path: str, lines: dict[tuple, int]) -> str:
-    """Prefix each `  field.path: problem` line with `file:line:` of the nearest key the YAML has."""
-    out = []
-    for line in message.split("\n"):
-        field, sep, rest = line.strip().partition(": ")
-        if not line.startswith("  ") or not sep:
-            out.append(line.replace("invalid taskmill config:", f"invalid taskmill config {path}:"))
-            continue
-        keys = tuple(int(p) if p.isdigit() else p for p in field.split(" ")[0].split("."))
-        while keys and keys not in lines:
-            keys = keys[:-1]
-        out.append(f"  {path}:{lines[keys]}: {field}: {rest}" if keys else line)
-    return "\n".join(out)
+def with_places(message: str, cfg: "RunConfig") -> str:
+    """`message` with `file:line:` before each field line, when `cfg` came from a file (`load_config`)."""
+    places = cfg._places
+    return add_places(message, *places) if places else message
 
 
 _PATH_KEYS = {"path", "paths", "specs", "task_files", "eval_sets", "evals", "target_path"}  # not `tables`: SQLite/DuckDB table names
