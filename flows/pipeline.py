@@ -17,6 +17,7 @@ from flows.stages import curate_stage, export_stage, select_stage, sources_stage
 from flows.summary import build_summary, render_markdown, render_text
 from generators.chains.upstream import run_order, upstream_records
 from taskmill.config import RunConfig, load_config, parse_config
+from taskmill.preflight import count_shortfalls
 from taskmill.ray_runtime import ensure_ray
 from taskmill.records import from_table
 from taskmill.schedule import for_this_run
@@ -129,6 +130,7 @@ def _run(cfg: RunConfig) -> dict[str, Any]:
         skipped.update(report["skipped"])
     summary["rejects"] = {"sources": dict(sorted(skipped.items())), **summary["rejects"]}
     summary["warnings"] = [f"source {r['source']} gave no rows" for r in source_reports if r.get("documents", r.get("rows")) == 0]
+    summary["warnings"] += count_shortfalls(cfg, len(documents))  # Bonito `count`s above the documents there are
     if judged is not None:
         summary["judge"] = judged
     summary["diversity"] = selected.get("diversity", [])

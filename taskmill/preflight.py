@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from taskmill.config import ConfigError, RunConfig
+from taskmill.config import ConfigError, RunConfig, with_places
 from taskmill.suggest import hint
 
 EVAL_SUFFIXES = (".jsonl", ".json", ".txt", ".parquet", ".csv")  # what filters.decontaminate reads
@@ -34,6 +34,10 @@ def preflight(cfg: RunConfig) -> list[str]:
     _check_sources(cfg, problems, warnings)
     for index, gen in enumerate(cfg.generators):
         _check_generator(cfg, index, gen, problems, warnings)
+    if any(getattr(task, "count", None) for g in cfg.generators if g.method == "bonito" for task in g.tasks):
+        documents = _count_documents(cfg, problems)
+        if documents is not None:
+            warnings += count_shortfalls(cfg, documents)
     _check_engine(cfg, problems)
     _check_curation(cfg, problems)
     _check_selection(cfg, problems)
@@ -41,8 +45,41 @@ def preflight(cfg: RunConfig) -> list[str]:
     if "://" not in run_root and os.path.exists(run_root) and not os.path.isdir(run_root):
         problems.append(f"run_root: {run_root!r} is a file, not a directory")
     if problems:
-        raise ConfigError("config points at things that are missing or unusable:\n" + "\n".join(f"  {p}" for p in problems))
-    return warnings
+        places = cfg._places
+        header = f"config {places[0]} points at things" if places else "config points at things"
+        raise ConfigError(with_places(f"{header} that are missing or unusable:\n" + "\n".join(f"  {p}" for p in problems), cfg))
+    return [with_places(f"  {w}", cfg).strip() for w in warnings]
+
+
+def count_shortfalls(cfg: RunConfig, documents: int) -> list[str]:
+    """Warnings for Bonito task types whose `count` exceeds the `documents` the sources give.
+
+    Used by pre-flight (counting the documents the sources would load) and by the
+    run summary (counting the documents loaded). Each line names the generator,
+    the task type and both counts.
+    """
+    return [
+        f"generators.{index} ({gen.name}).tasks: {line}"
+        for index, gen in enumerate(cfg.generators)
+        if gen.method == "bonito"
+        for line in gen.count_shortfalls(documents)
+    ]
+
+
+def _count_documents(cfg: RunConfig, problems: list[str]) -> int | None:
+    """Documents the sources give (after skips, `min_chars` and `limit`), or None when a source cannot be read."""
+    from taskmill.sources import SourceError, load_source
+
+    if any(p.startswith("sources.") for p in problems):
+        return None  # already reported; a count would be wrong
+    total = 0
+    for index, source in enumerate(cfg.sources):
+        try:
+            total += len(load_source(source)[0])
+        except SourceError as exc:  # a bad row under on_error: raise would stop the run here too
+            problems.append(f"sources.{index}: {str(exc).removeprefix('sources: ')}")
+            return None
+    return total
 
 
 def _check_sources(cfg: RunConfig, problems: list[str], warnings: list[str]) -> None:

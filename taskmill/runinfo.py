@@ -74,6 +74,24 @@ def _sample(store: RunStore, stages: list[str], n: int, reason: str | None) -> l
     return out
 
 
+def _done(stages: list[str], manifest: dict[str, Any]) -> list[str]:
+    """Stages (of those with shards, and of the manifest) that are finished.
+
+    Global stages are marked done in the manifest. Generation is finished once the run
+    marked `generated/<name>` done, or curation (which starts only after every
+    generator has finished) is done; the stage's rejects and intermediates with it.
+    """
+    done = {s for s, info in manifest.items() if info.get("done")}
+    generation_over = "curated" in done
+    for stage in stages:
+        kind, _, name = stage.partition("/")
+        owner = f"generated/{name.removeprefix('generate-') if kind == 'rejects' else name}"
+        if kind in ("generated", "intermediate") or (kind == "rejects" and name.startswith("generate-")):
+            if generation_over or owner in done:
+                done.add(stage)
+    return sorted(done)
+
+
 def overview(run_dir: str) -> dict[str, Any]:
     """{"run_dir", "stages": {stage: rows}, "done": [...], "rejects": {stage: {reason: n}}, "export": [files]}."""
     run_dir = _check(run_dir)
@@ -84,7 +102,7 @@ def overview(run_dir: str) -> dict[str, Any]:
     return {
         "run_dir": run_dir,
         "stages": {s: _rows(store, s) for s in stages if not s.startswith("rejects")},
-        "done": sorted(s for s, info in manifest.items() if info.get("done")),
+        "done": _done(stages, manifest),
         "rejects": {s: _reasons(store, s) for s in stages if s.startswith("rejects")},
         "export": sorted(os.listdir(export_dir)) if os.path.isdir(export_dir) else [],
     }

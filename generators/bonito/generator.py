@@ -99,6 +99,18 @@ class BonitoConfig(GeneratorConfig):
             raise ValueError(f"tasks: task type listed more than once: {repeated}")
         return self
 
+    def count_shortfalls(self, documents: int) -> list[str]:
+        """One line per task type whose `count` asks for more documents than the `documents` there are.
+
+        Such a task type uses every document (fewer records than asked); `validate`, the
+        run's log and the run summary say so.
+        """
+        return [
+            f"task type {task.type!r} asks for count={task.count} documents but the sources give {documents}; it uses all {documents}"
+            for task in self.tasks
+            if task.count is not None and task.count > documents
+        ]
+
     def sampling_for(self, task: BonitoTask) -> dict[str, Any]:
         return {
             "temperature": self.temperature if task.temperature is None else task.temperature,
@@ -124,6 +136,8 @@ class BonitoGenerator(Generator):
 
     def plan_shards(self, documents: list[dict]) -> list[dict]:
         """Shards of (task type, document) items; a `count` picks a seeded sample of documents."""
+        for shortfall in self.config.count_shortfalls(len(documents)):
+            log.warning("%s: %s", self.config.name or METHOD, shortfall)
         items = []
         for task in self.config.tasks:
             chosen = documents
