@@ -25,12 +25,9 @@ def validate_all(model: type[BaseModel], data: Any, prefix: str = "") -> tuple[A
     try:
         return model.model_validate(data), booleans
     except ValidationError as exc:
-        lines = [
-            _error_line(e, model, prefix)
-            for e in exc.errors()  # `limit: false` fails `>= 1` too: say "boolean" once, not both
-            if not (isinstance(e.get("input"), bool) and _path(prefix, e["loc"]) in flagged)
-        ]
-        return None, lines + new_paths(lines, booleans)
+        lines = [line for e in exc.errors() for line in _error_line(e, model, prefix).split("\n")]
+        # `limit: false` also fails `>= 1`: say "boolean" once, not both
+        return None, [line for line in lines if line.split(": ", 1)[0] not in flagged] + booleans
 
 
 def _path(prefix: str, loc: Any) -> str:
