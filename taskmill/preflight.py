@@ -8,7 +8,9 @@ is installed), the embedding model when a stage embeds, and run settings that ca
 together (a Bonito generator without documents, an `openai` backend without `base_url`).
 
 Every problem is collected, so one `validate` lists them all; problems raise one
-`ConfigError`, things that run but are probably not what the user meant come back as warnings.
+`ConfigError`, things that run but are probably not what the user meant come back as warnings
+(e.g. a Bonito task `count` above the documents the sources give: the sources are then read
+once here to count them). Lines carry `file:line:` when the config came from a file.
 """
 
 from __future__ import annotations
