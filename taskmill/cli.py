@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     inspect.add_argument("run_dir", help="a run directory (runs/<name>-<hash>)")
     inspect.add_argument("--reason", default=None, help="show rejected records with this reason code (e.g. near_dup)")
     inspect.add_argument("--stage", default=None, help="show sample records of this stage (e.g. curated, generated/bonito)")
-    inspect.add_argument("-n", "--samples", type=int, default=3, help="records to show (default 3)")
+    inspect.add_argument("-n", "--samples", type=_count, default=3, help="records to show (default 3; 0: counts only)")
     inspect.add_argument("--json", action="store_true", help="print the overview as JSON")
     from taskmill.evaluate.cli import add_evaluate_parser, run_evaluate
 
@@ -112,6 +112,17 @@ def main(argv: list[str] | None = None) -> int:
     except (RunDirError, RunLockedError, HubPushError) as exc:
         print(f"taskmill {args.command}: {exc}", file=sys.stderr)
         return 3
+
+
+def _count(text: str) -> int:
+    """An argparse type: a whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
 
 
 def _checked(path: str):

@@ -93,19 +93,39 @@ def _done(stages: list[str], manifest: dict[str, Any]) -> list[str]:
 
 
 def overview(run_dir: str) -> dict[str, Any]:
-    """{"run_dir", "stages": {stage: rows}, "done": [...], "rejects": {stage: {reason: n}}, "export": [files]}."""
+    """{"run_dir", "stages": {stage: rows}, "done": [...], "rejects": {stage: {reason: n}}, "source_examples", "export": [files]}.
+
+    `rejects["sources"]` (source rows skipped by reason) and `source_examples` ({reason: ["file:line: detail"]})
+    come from summary.json, so a run that has not finished has none.
+    """
     run_dir = _check(run_dir)
     store = RunStore(run_dir)
     manifest = store.manifest()["stages"]
     stages = stage_dirs(run_dir)
     export_dir = os.path.join(run_dir, "export")
+    skipped, places = _source_skips(store)
+    rejects = {"sources": skipped} if skipped else {}  # rows that never became documents: in summary.json only
     return {
         "run_dir": run_dir,
         "stages": {s: _rows(store, s) for s in stages if not s.startswith("rejects")},
         "done": _done(stages, manifest),
-        "rejects": {s: _reasons(store, s) for s in stages if s.startswith("rejects")},
+        "rejects": {**rejects, **{s: _reasons(store, s) for s in stages if s.startswith("rejects")}},
+        "source_examples": places,
         "export": sorted(os.listdir(export_dir)) if os.path.isdir(export_dir) else [],
     }
+
+
+def _source_skips(store: RunStore) -> tuple[dict[str, int], dict[str, list[str]]]:
+    """Source rows skipped by reason, and their first places (`file:line: detail`), from summary.json."""
+    text = store.read_text("summary.json")
+    if text is None:
+        return {}, {}
+    summary = json.loads(text)
+    places: dict[str, list[str]] = {}
+    for report in summary.get("sources", []):
+        for reason, examples in report.get("examples", {}).items():
+            places.setdefault(reason, []).extend(examples)
+    return dict(summary.get("rejects", {}).get("sources", {})), places
 
 
 def inspect_run(run_dir: str, *, reason: str | None = None, stage: str | None = None, samples: int = 3, as_json: bool = False) -> str:
@@ -118,7 +138,7 @@ def inspect_run(run_dir: str, *, reason: str | None = None, stage: str | None = 
         known = {r for reasons in info["rejects"].values() for r in reasons}
         if reason not in known:
             raise RunDirError(f"no rejects with reason {reason!r} (reasons here: {', '.join(sorted(known)) or 'none'})")
-        shown = _sample(store, [stage] if stage else list(info["rejects"]), samples, reason)
+        shown = _sample(store, [stage] if stage else [s for s in info["rejects"] if s != "sources"], samples, reason)
     else:
         default = "selected" if "selected" in info["stages"] else next(iter(info["stages"]), None)
         shown = _sample(store, [stage or default] if (stage or default) else [], samples, None)
@@ -130,6 +150,12 @@ def inspect_run(run_dir: str, *, reason: str | None = None, stage: str | None = 
     for s, reasons in info["rejects"].items():
         lines += [f"  {s:<34} {r:<22} {n:>8}" for r, n in reasons.items()]
     lines += ["", "export: " + (", ".join(info["export"]) or "(not written yet)"), ""]
+    source_places = info["source_examples"].get(reason, []) if reason else []
+    if source_places:  # skipped source rows are not records: show where they are
+        lines.append(f"source rows skipped as {reason!r} (first places):")
+        lines += [f"- {place}" for place in source_places[:samples]]
+    if samples <= 0 or (source_places and not shown):
+        return "\n".join(lines)
     title = f"records rejected as {reason!r}" if reason else f"sample records ({shown[0]['stage'] if shown else '-'})"
     lines.append(f"{title}:")
     for rec in shown:

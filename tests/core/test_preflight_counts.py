@@ -1,4 +1,4 @@
-"""Pre-flight: Bonito counts above the documents there are, `file:line` on problems; `inspect` done column."""
+"""Pre-flight: Bonito counts above the documents there are (also in a run's summary), `file:line` on problems."""
 
 from __future__ import annotations
 
@@ -86,38 +86,6 @@ def test_preflight_problems_from_a_file_carry_file_and_line(tmp_path):
     assert lines[1].startswith(f"  {path}:3: sources.0.path: '{tmp_path / 'missing.jsonl'}': no such file or directory")
     assert lines[2].startswith(f"  {path}:6: generators.0 (self_guide).task_files: task file not found")
     assert lines[3].startswith(f"  {path}:8: engine.name: no model directory at")
-
-
-def _run_dir(tmp_path, manifest: dict) -> str:
-    import pyarrow.parquet as pq
-
-    from taskmill.records import to_table
-
-    run = tmp_path / "run"
-    (run / "generated" / "bonito").mkdir(parents=True)
-    (run / "rejects" / "generate-bonito").mkdir(parents=True)
-    (run / "config.yaml").write_text("name: x\n")
-    (run / "manifest.json").write_text(json.dumps({"stages": manifest}))
-    pq.write_table(to_table([]), run / "generated" / "bonito" / "shard-00000.parquet")
-    pq.write_table(to_table([]), run / "rejects" / "generate-bonito" / "shard-00000.parquet")
-    return str(run)
-
-
-@pytest.mark.parametrize(
-    ("manifest", "done"),
-    [
-        ({"generated/bonito": {"shards": {}}}, []),  # a run still generating, or killed
-        ({"generated/bonito": {"shards": {}, "done": True}}, ["generated/bonito", "rejects/generate-bonito"]),
-        ({"curated": {"done": True}}, ["curated", "generated/bonito", "rejects/generate-bonito"]),  # curation starts after all generation
-    ],
-)
-def test_inspect_done_for_generated_stages(tmp_path, manifest, done):
-    from taskmill.runinfo import inspect_run, overview
-
-    run = _run_dir(tmp_path, manifest)
-    assert overview(run)["done"] == done
-    row = next(line for line in inspect_run(run).splitlines() if line.strip().startswith("generated/bonito"))
-    assert row.split()[-1] == ("yes" if done else "0")
 
 
 @pytest.mark.slow

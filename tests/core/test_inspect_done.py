@@ -1,0 +1,68 @@
+"""`taskmill inspect`: the done column of generated stages, source rows skipped, `-n` checked."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from taskmill.cli import main
+from taskmill.runinfo import inspect_run, overview
+
+SUMMARY = {
+    "rejects": {"sources": {"invalid_json": 2}, "curation": {}},
+    "sources": [{"source": "jsonl:d.jsonl", "documents": 5, "skipped": {"invalid_json": 2},
+                 "examples": {"invalid_json": ["d.jsonl:3: not JSON (Expecting value)", "d.jsonl:9: not JSON (Expecting value)"]}}],
+}  # fmt: skip
+
+
+def _run_dir(tmp_path, manifest: dict, summary: dict | None = None) -> str:
+    import pyarrow.parquet as pq
+
+    from taskmill.records import to_table
+
+    run = tmp_path / "run"
+    (run / "generated" / "bonito").mkdir(parents=True)
+    (run / "rejects" / "generate-bonito").mkdir(parents=True)
+    (run / "config.yaml").write_text("name: x\n")
+    (run / "manifest.json").write_text(json.dumps({"stages": manifest}))
+    if summary is not None:
+        (run / "summary.json").write_text(json.dumps(summary))
+    pq.write_table(to_table([]), run / "generated" / "bonito" / "shard-00000.parquet")
+    pq.write_table(to_table([]), run / "rejects" / "generate-bonito" / "shard-00000.parquet")
+    return str(run)
+
+
+@pytest.mark.parametrize(
+    ("manifest", "done"),
+    [
+        ({"generated/bonito": {"shards": {}}}, []),  # a run still generating, or killed
+        ({"generated/bonito": {"shards": {}, "done": True}}, ["generated/bonito", "rejects/generate-bonito"]),
+        ({"curated": {"done": True}}, ["curated", "generated/bonito", "rejects/generate-bonito"]),  # curation starts after all generation
+    ],
+)
+def test_inspect_done_for_generated_stages(tmp_path, manifest, done):
+    run = _run_dir(tmp_path, manifest)
+    assert overview(run)["done"] == done
+    row = next(line for line in inspect_run(run).splitlines() if line.strip().startswith("generated/bonito"))
+    assert row.split()[-1] == ("yes" if done else "0")
+
+
+def test_inspect_lists_source_rows_skipped_and_where_they_are(tmp_path, capsys):
+    run = _run_dir(tmp_path, {"curated": {"done": True}}, SUMMARY)
+    info = overview(run)
+    assert info["rejects"]["sources"] == {"invalid_json": 2}
+    text = inspect_run(run, reason="invalid_json", samples=1)
+    assert "  sources                            invalid_json                  2" in text.splitlines()
+    assert text.splitlines()[-2:] == ["source rows skipped as 'invalid_json' (first places):", "- d.jsonl:3: not JSON (Expecting value)"]
+    assert main(["inspect", run, "--reason", "invalid_json", "-n", "5"]) == 0
+    assert "- d.jsonl:9: not JSON (Expecting value)" in capsys.readouterr().out
+
+
+def test_inspect_samples_must_be_a_count(tmp_path, capsys):
+    run = _run_dir(tmp_path, {})
+    with pytest.raises(SystemExit):
+        main(["inspect", run, "-n", "-1"])
+    assert "argument -n/--samples: must be >= 0, got -1" in capsys.readouterr().err
+    assert main(["inspect", run, "-n", "0"]) == 0
+    assert "sample records" not in capsys.readouterr().out
