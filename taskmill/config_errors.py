@@ -45,6 +45,7 @@ def _error_line(error: Any, model: type[BaseModel], prefix: str = "") -> str:
     better = explain(error, model)
     # The value of an unknown field is never echoed: a misspelt `api_kye: sk-...` is still a secret.
     shown = better is None and error["type"] not in ("missing", "extra_forbidden") and not isinstance(error.get("input"), (dict, list))
+    shown = shown and f"got {error.get('input')}" not in message  # a validator's own message may already say it
     if shown and any(is_secret_name(str(p)) for p in error["loc"]):
         got = " (got ***)"
     else:

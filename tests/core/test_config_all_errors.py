@@ -205,3 +205,12 @@ def test_errors_from_a_file_carry_file_and_line_in_file_order(tmp_path):
         f"  {path}:9: selection.budget: 0 selects nothing; omit it to keep every record, or give a count >= 1 or a fraction in (0, 1]",
         f"  {path}:10: exprot: unknown field 'exprot' (did you mean 'export'?)",
     ]
+
+
+def test_the_value_is_not_echoed_twice_when_the_message_already_says_it():
+    with pytest.raises(ConfigError) as err:
+        parse_config({"generators": [SQL], "selection": {"budget": 1.5}, "sources": [{"kind": "pydoc_topics", "limit": -1}]})
+    assert sorted(str(err.value).splitlines()[1:]) == [
+        "  selection.budget: budget fraction must be in (0, 1], got 1.5",
+        "  sources.0.limit: Input should be greater than or equal to 1 (got -1)",
+    ]
