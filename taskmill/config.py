@@ -152,7 +152,11 @@ class RunConfig(BaseModel):
             raise ValueError(NESTED_MARK + "\n".join(problems))
         from generators.chains.upstream import run_order
 
-        run_order(assign_stage_names(out))  # raises when `from_generators` names no stage or forms a cycle
+        try:
+            run_order(assign_stage_names(out))  # raises when `from_generators` names no stage or forms a cycle
+        except ValueError as exc:  # a message naming its own field (`generators.0.from_generators: ...`) keeps its place
+            text = str(exc)
+            raise ValueError(NESTED_MARK + (text if text.startswith("generators.") else f"generators: {text}")) from None
         return out
 
     @field_validator("curation", mode="before")

@@ -214,3 +214,11 @@ def test_the_value_is_not_echoed_twice_when_the_message_already_says_it():
         "  selection.budget: budget fraction must be in (0, 1], got 1.5",
         "  sources.0.limit: Input should be greater than or equal to 1 (got -1)",
     ]
+
+
+def test_an_unknown_from_generators_name_points_at_its_own_line(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("sources: [{kind: pydoc_topics, limit: 3}]\ngenerators:\n  - method: coi\n    from_generators: [bonitto]\n  - method: bonito\n    tasks: {qa: 2}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(str(path))
+    assert str(err.value).splitlines()[1] == f"  {path}:4: generators.0.from_generators: no generator named 'bonitto'; names: ['coi', 'bonito']"
