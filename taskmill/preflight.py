@@ -36,10 +36,13 @@ def preflight(cfg: RunConfig) -> list[str]:
     _check_sources(cfg, problems, warnings)
     for index, gen in enumerate(cfg.generators):
         _check_generator(cfg, index, gen, problems, warnings)
-    if any(getattr(task, "count", None) for g in cfg.generators if g.method == "bonito" for task in g.tasks):
-        documents = _count_documents(cfg, problems)
-        if documents is not None:
-            warnings += count_shortfalls(cfg, documents)
+    counted = any(getattr(task, "count", None) for g in cfg.generators if g.method == "bonito" for task in g.tasks)
+    # Sources are read here only when needed: to count documents for Bonito counts, and the
+    # `on_error: raise` ones, whose first bad row would otherwise stop the run after Ray started.
+    strict = [i for i, source in enumerate(cfg.sources) if source.on_error == "raise"]
+    documents = _count_documents(cfg, list(range(len(cfg.sources))) if counted else strict, problems)
+    if counted and documents is not None:
+        warnings += count_shortfalls(cfg, documents)
     _check_engine(cfg, problems)
     _check_curation(cfg, problems)
     _check_selection(cfg, problems)
@@ -68,20 +71,23 @@ def count_shortfalls(cfg: RunConfig, documents: int) -> list[str]:
     ]
 
 
-def _count_documents(cfg: RunConfig, problems: list[str]) -> int | None:
-    """Documents the sources give (after skips, `min_chars` and `limit`), or None when a source cannot be read."""
+def _count_documents(cfg: RunConfig, indices: list[int], problems: list[str]) -> int | None:
+    """Documents sources `indices` give (after skips, `min_chars` and `limit`); None when one cannot be read.
+
+    A bad row of a source with `on_error: raise` is a problem naming file and line, as in the run.
+    """
     from taskmill.sources import SourceError, load_source
 
-    if any(p.startswith("sources.") for p in problems):
-        return None  # already reported; a count would be wrong
-    total = 0
-    for index, source in enumerate(cfg.sources):
+    if not indices or any(p.startswith("sources.") for p in problems):
+        return None  # nothing to read, or already reported (a count would be wrong)
+    total, readable = 0, True
+    for index in indices:  # every source is read, so each bad one is listed
         try:
-            total += len(load_source(source)[0])
-        except SourceError as exc:  # a bad row under on_error: raise would stop the run here too
+            total += len(load_source(cfg.sources[index])[0])
+        except SourceError as exc:
             problems.append(f"sources.{index}: {str(exc).removeprefix('sources: ')}")
-            return None
-    return total
+            readable = False
+    return total if readable else None
 
 
 def _check_sources(cfg: RunConfig, problems: list[str], warnings: list[str]) -> None:

@@ -117,3 +117,22 @@ def test_a_run_reports_the_shortfall_in_its_summary_and_inspect_marks_generation
     assert json.load(open(os.path.join(summary["run_dir"], "summary.json")))["warnings"] == summary["warnings"]
     rows = {line.split()[0]: line.split()[1:] for line in inspect_run(summary["run_dir"]).splitlines() if line.startswith("  generated/")}
     assert rows["generated/bonito"] == [str(summary["records_per_stage"]["generated/bonito"]), "yes"]
+
+
+def test_a_bad_row_of_an_on_error_raise_source_is_found_by_validate(tmp_path, capsys):
+    docs, more = tmp_path / "docs.jsonl", tmp_path / "more.jsonl"
+    docs.write_text('{"text": "A fine document about bread."}\n\n{"text": 3}\n')
+    more.write_text('{"text": "Another document."}\n[1]\n')
+    path = _write(tmp_path, f"""\
+        sources:
+          - {{kind: jsonl, path: {docs}, on_error: raise}}
+          - {{kind: jsonl, path: {more}}}
+          - {{kind: jsonl, path: {more}, on_error: raise}}
+        generators:
+          - method: sifo_chain
+    """)
+    assert main(["validate", path]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[1] == f"  {path}:2: sources.0: {docs}:3: 'text' is not a string (got int 3) (reason text_not_string; set on_error: skip to skip such rows)"
+    assert err[2] == f"  {path}:4: sources.2: {more}:2: expected a JSON object with 'text', got list (reason not_an_object; set on_error: skip to skip such rows)"
+    assert len(err) == 3  # the skip source's bad row is not a problem
