@@ -123,6 +123,9 @@ def test_tasks_per_table_true_names_the_field_and_says_integer():
         ({"generators": [SQL], "selection": {"budget": True}}, "selection.budget: expected a number, got the boolean true"),
         ({"generators": [SQL], "engine": {"gpu_memory_utilization": False}}, "engine.gpu_memory_utilization: expected a number, got the boolean false"),
         ({"generators": [SQL], "sources": [{"kind": "pydoc_topics", "limit": False}]}, "sources.0.limit: expected an integer, got the boolean false"),
+        ({"generators": [{**SQL, "shape_weights": {"project": True}}]}, "generators.0.shape_weights.project: expected a number, got the boolean true"),
+        ({"generators": [SQL], "selection": {"mixture": {"strategy": "weights", "weights": {"t": True}}}}, "selection.mixture.weights.t: expected a number"),
+        ({"generators": [SQL], "curation": {"priority": {"bonito": False}}}, "curation.priority.bonito: expected an integer, got the boolean false"),
     ],
 )
 def test_a_bool_for_a_number_is_one_line_not_also_a_range_error(data, line):
