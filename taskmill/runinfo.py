@@ -141,7 +141,7 @@ def inspect_run(run_dir: str, *, reason: str | None = None, stage: str | None = 
         shown = _sample(store, [stage] if stage else [s for s in info["rejects"] if s != "sources"], samples, reason)
     else:
         default = "selected" if "selected" in info["stages"] else next(iter(info["stages"]), None)
-        shown = _sample(store, [stage or default] if (stage or default) else [], samples, None)
+        shown = [] if stage == "sources" else _sample(store, [stage or default] if (stage or default) else [], samples, None)
     if as_json:
         return json.dumps({**info, "samples": shown}, indent=2, default=str)
     lines = [f"run {info['run_dir']}", "", "stage                                records  done"]
@@ -150,9 +150,12 @@ def inspect_run(run_dir: str, *, reason: str | None = None, stage: str | None = 
     for s, reasons in info["rejects"].items():
         lines += [f"  {s:<34} {r:<22} {n:>8}" for r, n in reasons.items()]
     lines += ["", "export: " + (", ".join(info["export"]) or "(not written yet)"), ""]
-    source_places = info["source_examples"].get(reason, []) if reason else []
+    if reason:
+        source_places = info["source_examples"].get(reason, [])
+    else:
+        source_places = [p for places in info["source_examples"].values() for p in places] if stage == "sources" else []
     if source_places:  # skipped source rows are not records: show where they are
-        lines.append(f"source rows skipped as {reason!r} (first places):")
+        lines.append(f"source rows skipped{f' as {reason!r}' if reason else ''} (first places):")
         lines += [f"- {place}" for place in source_places[:samples]]
     if samples <= 0 or (source_places and not shown):
         return "\n".join(lines)

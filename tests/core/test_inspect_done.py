@@ -57,6 +57,9 @@ def test_inspect_lists_source_rows_skipped_and_where_they_are(tmp_path, capsys):
     assert text.splitlines()[-2:] == ["source rows skipped as 'invalid_json' (first places):", "- d.jsonl:3: not JSON (Expecting value)"]
     assert main(["inspect", run, "--reason", "invalid_json", "-n", "5"]) == 0
     assert "- d.jsonl:9: not JSON (Expecting value)" in capsys.readouterr().out
+    assert inspect_run(run, stage="sources").splitlines()[-3:] == [
+        "source rows skipped (first places):", "- d.jsonl:3: not JSON (Expecting value)", "- d.jsonl:9: not JSON (Expecting value)",
+    ]  # fmt: skip
 
 
 def test_inspect_samples_must_be_a_count(tmp_path, capsys):
