@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     inspect = sub.add_parser("inspect", help="show a run: stages, counts, rejects by reason, sample records")
     inspect.add_argument("run_dir", help="a run directory (runs/<name>-<hash>)")
     inspect.add_argument("--reason", default=None, help="show rejected records with this reason code (e.g. near_dup)")
-    inspect.add_argument("--stage", default=None, help="show sample records of this stage (e.g. curated, generated/bonito)")
+    inspect.add_argument("--stage", default=None, help="show sample records of this stage (e.g. curated, generated/bonito; sources: where skipped source rows are)")
     inspect.add_argument("-n", "--samples", type=_count, default=3, help="records to show (default 3; 0: counts only)")
     inspect.add_argument("--json", action="store_true", help="print the overview as JSON")
     from taskmill.evaluate.cli import add_evaluate_parser, run_evaluate
