@@ -1,7 +1,7 @@
 """SifoChainGenerator: verifiable text-operation chains over real documents, no LLM (spec §3b).
 
 For each document, `chains_per_document` slots; a slot picks one sentence of
-the document (lower-cased, tokenized, punctuation as tokens), a chain length,
+the document (lower-cased, tokenized, punctuation as tokens, rendered with its own spacing), a chain length,
 and then one operation per step on the previous step's result. Every answer
 is computed by `textops`, so the record is correct by construction and
 `checker.score_record` can grade a model's transcript step by step.
@@ -137,7 +137,7 @@ class SifoChainGenerator(Generator):
                 tokens = pool[order[slot % len(pool)]]
                 length = rng.choice(cfg.lengths)
                 built = build_chain(rng, tokens, length, list(cfg.ops), vocab, cfg.draws_per_step)
-                meta.update(sentence=" ".join(tokens), chain_length=length)
+                meta.update(sentence=render(tokens), chain_length=length)
                 if built is None:
                     reasons["ops_exhausted"] += 1
                     out.rejects.append(self._reject(doc["id"], seed, slot, meta, "ops_exhausted"))
@@ -148,8 +148,8 @@ class SifoChainGenerator(Generator):
                 out.kept.append(
                     make_record(
                         method=METHOD, method_version=METHOD_VERSION, source_id=doc["id"], instruction=instruction,
-                        input=" ".join(tokens), output=render_transcript(outputs), model="none", sampling=None,
-                        prompt=canonical_json([instruction, " ".join(tokens)]), seed=seed, sample_index=slot, meta=meta,
+                        input=render(tokens), output=render_transcript(outputs), model="none", sampling=None,
+                        prompt=canonical_json([instruction, render(tokens)]), seed=seed, sample_index=slot, meta=meta,
                     )  # fmt: skip
                 )
         out.stats = {"documents": len(shard), "candidates": len(shard) * cfg.chains_per_document,

@@ -1,7 +1,10 @@
 """Text operations for verifiable chains (spec §3b, after SIFo's text-modification task).
 
 A state is a list of tokens (a lower-cased sentence, punctuation as its own
-token) or, after `count`, a number. Every operation acts on whole tokens and
+token) or, after `count`, a number. Each token remembers whether a space came
+before it in the source (`Token.space`), so a state renders with the source's
+own spacing ("built-in", "(longer than 255 characters),"), never as
+space-joined tokens. Every operation acts on whole tokens and
 matches them exactly (case-sensitive), so each step's answer is computed, not
 guessed. `Op.apply` raises `NotApplicable` when the operand is absent or the
 step would change nothing; the generator then draws another operation.
@@ -25,14 +28,40 @@ class NotApplicable(ValueError):
     """The operation does not apply to this state (operand absent, or the step changes nothing)."""
 
 
+class Token(str):
+    """A token's text (compared as a plain `str`) and whether whitespace came before it."""
+
+    space: bool
+
+    def __new__(cls, text: str, space: bool = True) -> "Token":
+        token = super().__new__(cls, text)
+        token.space = space
+        return token
+
+
+def _space(token: str) -> bool:
+    return getattr(token, "space", True)  # a plain str (a test's hand-made state) is spaced
+
+
 def tokenize(sentence: str) -> list[str]:
-    """Lower-case, words and numbers as tokens, each other non-space character its own token."""
-    return _TOKEN.findall(sentence.lower())
+    """Lower-case, words and numbers as tokens, each other non-space character its own token.
+
+    Each is a `Token` that knows whether whitespace preceded it, so `render` gives back the
+    sentence's own spacing.
+    """
+    lowered = sentence.lower()
+    return [Token(m.group(), m.start() > 0 and lowered[m.start() - 1].isspace()) for m in _TOKEN.finditer(lowered)]
 
 
 def render(state: list[str] | int) -> str:
-    """The text form of a state: tokens joined by single spaces, or the count in digits."""
-    return str(state) if isinstance(state, int) else " ".join(state)
+    """The text form of a state: the count in digits, or the tokens with the source's spacing.
+
+    A token from `tokenize` is preceded by a space iff it was in the source; words an
+    operation brings in are spaced as the word they stand next to (see `Op.apply`).
+    """
+    if isinstance(state, int):
+        return str(state)
+    return "".join((" " if i and _space(t) else "") + t for i, t in enumerate(state))
 
 
 @dataclass(frozen=True)
@@ -43,18 +72,23 @@ class Op:
     a: str
     b: str | None = None
 
+    def __post_init__(self) -> None:  # operands are plain words: a `Token` operand would carry its spacing along
+        object.__setattr__(self, "a", str(self.a))
+        if self.b is not None:
+            object.__setattr__(self, "b", str(self.b))
+
     def apply(self, tokens: list[str]) -> list[str] | int:
         """The state after this step; raises NotApplicable (never returns an unchanged state)."""
         a, b = self.a, self.b
         hits = tokens.count(a)
         if hits == 0:
             raise NotApplicable(f"{a!r} is not in the text")
-        if self.name == "replace":
-            return [b if t == a else t for t in tokens]  # type: ignore[misc]
-        if self.name == "insert_before":
-            return [x for t in tokens for x in ((b, t) if t == a else (t,))]  # type: ignore[misc]
-        if self.name == "insert_after":
-            return [x for t in tokens for x in ((t, b) if t == a else (t,))]  # type: ignore[misc]
+        if self.name == "replace":  # the new word takes the old one's place and spacing
+            return [Token(b, _space(t)) if t == a else t for t in tokens]  # type: ignore[arg-type]
+        if self.name == "insert_before":  # "x-in" → "x-b in": b takes a's place, a follows after a space
+            return [x for t in tokens for x in ((Token(b, _space(t)), Token(t, True)) if t == a else (t,))]  # type: ignore[arg-type]
+        if self.name == "insert_after":  # what followed a (a comma, say) now follows b, as it did a
+            return [x for t in tokens for x in ((t, Token(b, True)) if t == a else (t,))]  # type: ignore[arg-type]
         if self.name == "delete":
             out = [t for t in tokens if t != a]
             if not any(t.isalnum() for t in out):
@@ -63,7 +97,7 @@ class Op:
         if self.name == "upper":
             if a.upper() == a:
                 raise NotApplicable(f"{a!r} has no lower-case letters")
-            return [t.upper() if t == a else t for t in tokens]
+            return [Token(t.upper(), _space(t)) if t == a else t for t in tokens]
         if self.name == "count":
             return hits
         # swap and extract name two tokens that must each occur exactly once, or the step is ambiguous
@@ -72,7 +106,7 @@ class Op:
         i, j = tokens.index(a), tokens.index(b)
         if self.name == "swap":
             out = list(tokens)
-            out[i], out[j] = b, a
+            out[i], out[j] = Token(b, _space(out[i])), Token(a, _space(out[j]))  # the places keep their spacing
             return out
         if self.name == "extract":
             if j - i < 2 or j - i + 1 == len(tokens):

@@ -8,7 +8,7 @@ import pydoc_data.topics as topics
 import pytest
 
 from generators.chains import SifoChainConfig, SifoChainGenerator, check_record, parse_transcript, score_chain, score_record
-from generators.chains.textops import NotApplicable, Op, run_chain, tokenize
+from generators.chains.textops import NotApplicable, Op, render, run_chain, tokenize
 from generators.chains.transcript import join_instructions, render_transcript
 
 SPEC_TRANSCRIPT = (
@@ -80,6 +80,10 @@ def reference(tokens: list[str], op: dict) -> str:
     return " ".join(text.split())
 
 
+def split_tokens(text: str) -> list[str]:
+    return re.findall(r"[A-Za-z0-9]+|[^\sA-Za-z0-9]", text)
+
+
 def pydoc_documents(n: int) -> list[dict]:
     return [{"id": f"pydoc:{k}", "text": v} for k, v in sorted(topics.topics.items())[:n]]
 
@@ -92,11 +96,10 @@ def test_generated_chains_are_right_and_read_naturally():
     names = set()
     for rec in kept:
         meta = rec["meta"]
-        tokens = rec["input"].split()
-        state = tokens
+        state = split_tokens(rec["input"])  # the records keep the source's spacing; the reference works on tokens
         for op, expected in zip(meta["ops"], meta["step_outputs"]):
-            assert reference(state, op) == expected, (rec["input"], op)
-            state = expected.split()
+            assert reference(state, op) == " ".join(split_tokens(expected)), (rec["input"], op)
+            state = split_tokens(expected)
             names.add(op["name"])
         assert parse_transcript(rec["output"]) == meta["step_outputs"]
         texts = [rec["input"], *meta["step_outputs"]]
@@ -109,6 +112,36 @@ def test_generated_chains_are_right_and_read_naturally():
         assert rec["model"] == "none" and rec["sampling"] is None and score_record(rec, rec["output"]).depth == len(steps)
     assert names == {"replace", "insert_before", "insert_after", "delete", "upper", "swap", "extract", "count"}
     assert len({r["id"] for r in kept}) == len(kept)
+
+
+def test_tokenize_and_render_keep_the_source_spacing():
+    sentence = "Its built-in names (longer than 255 characters), e.g. os.path, are kept."
+    tokens = tokenize(sentence)
+    assert tokens == ["its", "built", "-", "in", "names", "(", "longer", "than", "255", "characters", ")", ",",
+                      "e", ".", "g", ".", "os", ".", "path", ",", "are", "kept", "."]  # fmt: skip
+    assert render(tokens) == sentence.lower()
+    assert render(Op("delete", "names").apply(tokens)) == "its built-in (longer than 255 characters), e.g. os.path, are kept."
+    assert render(Op("replace", "in", "out").apply(tokens)).startswith("its built-out names (")
+    assert render(Op("insert_before", "in", "new").apply(tokens)).startswith("its built-new in names (")
+    assert render(Op("insert_after", "characters", "long").apply(tokens)).endswith("255 characters long), e.g. os.path, are kept.")
+    assert render(Op("upper", "path").apply(tokens)).endswith("os.PATH, are kept.")
+    assert render(Op("swap", "longer", "kept").apply(tokens)) == "its built-in names (kept than 255 characters), e.g. os.path, are longer."
+    assert render(Op("extract", "longer", "characters").apply(tokens)) == "longer than 255 characters"
+    assert Op("replace", tokens[1], "made").to_dict() == {"name": "replace", "a": "built", "b": "made"}
+    assert type(Op("delete", tokens[1]).a) is str
+
+
+def test_records_quote_the_source_text_untokenized():
+    gen = SifoChainGenerator(SifoChainConfig(chains_per_document=2), run_seed=4)
+    docs = pydoc_documents(40)
+    kept = [r for s in gen.plan_shards(docs) for r in gen.run_shard(s).kept]
+    sources = {d["id"]: " ".join(d["text"].lower().split()) for d in docs}
+    assert len(kept) > 40
+    for rec in kept:
+        assert rec["input"] in sources[rec["source_id"]], rec["input"]  # the sentence exactly as the document has it
+        assert rec["meta"]["sentence"] == rec["input"]
+        for text in (rec["input"], *rec["meta"]["step_outputs"]):
+            assert not re.search(r"\w - \w| [,.;:)]|\( ", text), text  # no re-joined tokens: `built - in`, `x ,`, `( y`
 
 
 def test_deterministic_across_sharding_and_rejects_keep_reasons():
