@@ -84,15 +84,21 @@ class TaskFile(BaseModel):
 
 
 class TaskFileError(ValueError):
-    """A task file that cannot be used; the message names the file and the task or field."""
+    """A task file that cannot be used; one line per problem, each naming the file (and line), task and field."""
+
+    def __init__(self, message: str | list[str]):
+        self.problems = [message] if isinstance(message, str) else list(message)
+        super().__init__("\n".join(self.problems))
 
 
-def _read(path: str) -> Any:
-    from taskmill.yaml_io import InputFileError, load_structured
+def _read(path: str, lines: dict | None = None) -> Any:
+    from taskmill.yaml_io import InputFileError, load_structured, load_yaml
 
     if not os.path.isfile(path):
         raise TaskFileError(f"task file not found: {path}")
     try:
+        if lines is not None and path.lower().endswith((".yaml", ".yml")):
+            return load_yaml(path, lines=lines)
         return load_structured(path)
     except InputFileError as exc:
         raise TaskFileError(str(exc)) from None
@@ -103,44 +109,86 @@ def _field_errors(exc: ValidationError, where: str) -> TaskFileError:
     for e in exc.errors():
         field = ".".join(str(p) for p in e["loc"]) or "(task)"
         parts.append(f"{where}: {field}: {e['msg'].removeprefix('Value error, ')}")
-    return TaskFileError("; ".join(parts))
+    return TaskFileError(parts)
+
+
+def _place(path: str, lines: dict, keys: tuple) -> str:
+    """`path:line` of the deepest of `keys` the file has a line for (JSON files have none: just `path`)."""
+    while keys and keys not in lines:
+        keys = keys[:-1]
+    return f"{path}:{lines[keys]}" if keys in lines else path
 
 
 def load_task_file(spec: TaskFile | str) -> list[TaskSpec]:
     """All tasks in one YAML/JSON file (a task, a list of tasks, or {"tasks": [...]}) or SNI file.
 
-    Raises `TaskFileError` naming the file (with line and column for syntax errors, with the
-    task's position and field for content errors).
+    Raises `TaskFileError` naming the file (with line and column for syntax errors). Content
+    errors are all collected: one line per bad field of every task, as
+    `file:line: tasks[i] (name).field: problem` (YAML files have lines; JSON ones do not).
     """
     spec = TaskFile(path=spec) if isinstance(spec, str) else spec
-    data = _read(spec.path)
+    lines: dict[tuple, int] = {}
+    data = _read(spec.path, lines)
     if spec.format == "sni" or (spec.format == "auto" and isinstance(data, dict) and "Definition" in data):
         if not isinstance(data, dict):
             raise TaskFileError(f"{spec.path}: an SNI task file is one JSON object, got {type(data).__name__}")
         return [sni_task(data, spec)]
+    root: tuple = ()
     if isinstance(data, dict) and "tasks" in data:
-        data = data["tasks"]
+        data, root = data["tasks"], ("tasks",)
     entries = data if isinstance(data, list) else [data]
+    listed = isinstance(data, list)
     if not entries or data is None:
         raise TaskFileError(f"{spec.path}: no tasks in the file")
-    tasks = []
+    tasks: list[TaskSpec] = []
+    problems: list[tuple[tuple, str]] = []  # (key path in the file, problem)
+    first_at: dict[str, int] = {}
     for index, entry in enumerate(entries):
-        where = f"{spec.path}: tasks[{index}]"
+        at = (*root, index) if listed else root
+        name = entry.get("name") if isinstance(entry, dict) else None
+        label = f"tasks[{index}]" + (f" ({name})" if isinstance(name, str) and name else "")
         if not isinstance(entry, dict):
-            raise TaskFileError(f"{where}: a task is a mapping with name, instruction, examples; got {type(entry).__name__}")
+            problems.append((at, f"{label}: a task is a mapping with name, instruction, examples; got {type(entry).__name__}"))
+            continue
         if spec.labels is not None:
             entry = {**entry, "labels": spec.labels}
         if spec.task_type != "auto":
             entry = {**entry, "task_type": spec.task_type}
         try:
-            tasks.append(TaskSpec.model_validate(entry))
+            task = TaskSpec.model_validate(entry)
         except ValidationError as exc:
-            raise _field_errors(exc, where) from None
-    names = [t.name for t in tasks]
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise TaskFileError(f"{spec.path}: task names must be unique; repeated: {repeated}")
+            for e in exc.errors():
+                loc = tuple(e["loc"])
+                field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+                message = e["msg"].removeprefix("Value error, ").removeprefix(f"task {name!r}: ")  # the label names it
+                problems.append(((*at, *loc), f"{label}{field}: {message}"))
+            continue
+        if task.name in first_at:  # the second and later uses of a name, each pointing at the first
+            problems.append(((*at, "name"), f"{label}.name: task names must be unique; {task.name!r} is also tasks[{first_at[task.name]}]"))
+            continue
+        first_at[task.name] = index
+        tasks.append(task)
+    if problems:
+        if not lines:  # a JSON file: JSON is YAML, so its lines can be had, and only now are they needed
+            _json_lines(spec.path, lines)
+        placed = [(_line(lines, keys), i, f"{_place(spec.path, lines, keys)}: {text}") for i, (keys, text) in enumerate(problems)]
+        raise TaskFileError([text for *_, text in sorted(placed)])  # in the order of the file
     return tasks
+
+
+def _line(lines: dict, keys: tuple) -> int:
+    while keys and keys not in lines:
+        keys = keys[:-1]
+    return lines.get(keys, 0)
+
+
+def _json_lines(path: str, lines: dict) -> None:
+    from taskmill.yaml_io import load_yaml
+
+    try:
+        load_yaml(path, lines=lines)
+    except Exception:  # noqa: BLE001 - JSON that YAML reads differently: the problems go without lines
+        lines.clear()
 
 
 def _first_output(value: Any) -> str:

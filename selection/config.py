@@ -48,7 +48,7 @@ class MixtureConfig(BaseModel):
     @model_validator(mode="after")
     def _weights_given(self) -> "MixtureConfig":
         if self.strategy == "weights" and not self.weights:
-            raise ValueError("mixture.weights is required when mixture.strategy='weights'")
+            raise ValueError("weights: required when strategy='weights' (task name → weight)")
         return self
 
 
@@ -132,11 +132,11 @@ class SelectionConfig(BaseModel):
     @model_validator(mode="after")
     def _method_needs(self) -> "SelectionConfig":
         if self.method == "zipfit" and not self.zipfit.targets:
-            raise ValueError("zipfit.targets must list target texts when method='zipfit'")
+            raise ValueError("zipfit.targets: must list target texts (examples of the domain to align to) when method='zipfit'")
         if self.method == "disparity_sum" and self.optimizer == "lazy":
             # disparity-sum is supermodular: stale lazy bounds are not upper bounds
             if "optimizer" in self.model_fields_set:
-                raise ValueError("optimizer='lazy' is invalid for method='disparity_sum' (not submodular): use naive or stochastic")
+                raise ValueError("optimizer: 'lazy' is invalid for method='disparity_sum' (not submodular): use naive or stochastic")
             self.optimizer = "naive"
         return self
 

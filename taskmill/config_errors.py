@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from taskmill.suggest import explain
+from taskmill.suggest import explain, fields_at
 
 NESTED_MARK = "nested: "  # a validator's message that is already full `path: problem` lines
 
@@ -41,16 +41,40 @@ def _error_line(error: Any, model: type[BaseModel], prefix: str = "") -> str:
     message = error["msg"].removeprefix("Value error, ")
     if message.startswith(NESTED_MARK):  # already one or more full lines
         return "\n".join(mask_text(line) for line in message.removeprefix(NESTED_MARK).split("\n"))
-    path = _path(prefix, error["loc"]) or "(top level)"
+    loc, message = relative_field(error, model, message)
+    path = _path(prefix, loc) or "(top level)"
     better = explain(error, model)
     # The value of an unknown field is never echoed: a misspelt `api_kye: sk-...` is still a secret.
     shown = better is None and error["type"] not in ("missing", "extra_forbidden") and not isinstance(error.get("input"), (dict, list))
-    shown = shown and f"got {error.get('input')}" not in message  # a validator's own message may already say it
+    # a validator's own message may already say it
+    shown = shown and f"got {error.get('input')}" not in message and repr(error.get("input")) not in message
     if shown and any(is_secret_name(str(p)) for p in error["loc"]):
         got = " (got ***)"
     else:
         got = f" (got {mask_text(repr(error['input']))})" if shown else ""
     return f"{path}: {mask_text(better) if better else message}{got}"
+
+
+_FIELD_LEAD = re.compile(r"([A-Za-z_]\w*(?:\.\w+)*): (.+)", re.DOTALL)
+
+
+def relative_field(error: Any, model: type[BaseModel], message: str) -> tuple[tuple, str]:
+    """(location, message) with a field the message starts with moved into the location.
+
+    A model validator can only raise at its model (`selection`), so it names the field
+    first: `zipfit.targets: must list ...` is reported as `selection.zipfit.targets: must list ...`.
+    A field validator repeating its own field (`shape_weights: ...` at `shape_weights`) says it once.
+    """
+    loc = tuple(error["loc"])
+    match = _FIELD_LEAD.fullmatch(message)
+    if error.get("type") != "value_error" or not match:
+        return loc, message
+    lead, rest = match.group(1).split("."), match.group(2)
+    if loc and lead == [str(loc[-1])]:
+        return loc, rest
+    if lead[0] in fields_at(model, (*loc, "")):
+        return (*loc, *lead), rest
+    return loc, message
 
 
 _TYPE_TAGS = {"int", "float", "none", "function-after", "function-before", "function-wrap", "function-plain"}

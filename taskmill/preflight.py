@@ -122,8 +122,8 @@ def _check_generator(cfg: RunConfig, index: int, gen: Any, problems: list[str], 
     if gen.method == "self_guide":
         try:
             tasks = gen.load_tasks()
-        except (ValueError, OSError) as exc:
-            problems.append(f"{where}.task_files: {exc}")
+        except (ValueError, OSError) as exc:  # a TaskFileError has one line per bad entry: each is its own problem
+            problems += [f"{where}.task_files: {line}" for line in str(exc).splitlines()]
         else:
             if not tasks:
                 problems.append(f"{where}: no tasks (the task files are empty)")
@@ -272,6 +272,17 @@ def _check_selection(cfg: RunConfig, problems: list[str]) -> None:
         blank = [i for i, t in enumerate(selection.zipfit.targets) if not str(t).strip()]
         if blank:
             problems.append(f"selection.zipfit.targets: items {blank} are blank; each target is an example text")
+    mixture = selection.mixture
+    if mixture.weights or mixture.caps:
+        from selection.task_names import known_tasks, unknown_task_keys
+
+        try:
+            tasks = known_tasks(cfg.generators)
+        except (ValueError, OSError):
+            tasks = None  # an unreadable Self-Guide task file is reported on its own line
+        if tasks:
+            problems += unknown_task_keys("weights", list(mixture.weights), tasks, cfg.generators)
+            problems += unknown_task_keys("caps", list(mixture.caps), tasks, cfg.generators)
     if selection.method in EMBEDDING_SELECTION:
         problem = model_problem("packaged:minilm", "selection (embeddings)")
         if problem:

@@ -81,8 +81,26 @@ def explain(error: dict, model: type[BaseModel] | None) -> str | None:
         allowed = fields_at(model, loc) if model is not None else []
         shown = f"; allowed: {', '.join(allowed)}" if allowed and not closest(loc[-1], allowed) else ""
         return f"unknown field {loc[-1]!r}{hint(loc[-1], allowed)}{shown}"
+    if error.get("type") in ("list_type", "model_type", "dict_type", "model_attributes_type"):
+        return _shape_hint(error, model, loc)
     if error.get("type") == "literal_error":
         expected = _QUOTED.findall(str((error.get("ctx") or {}).get("expected", "")))
         if expected:
             return f"{error['input']!r} is not one of {', '.join(expected)}{hint(error.get('input'), expected)}"
     return None
+
+
+def _shape_hint(error: dict, model: type[BaseModel] | None, loc: tuple) -> str | None:
+    """A list given as one item, or a word where a mapping is expected: say which YAML shape fits."""
+    given = error.get("input")
+    if error["type"] == "list_type":
+        if isinstance(given, dict):
+            return "expected a list; for one item, put `- ` before its first key (or write [{...}])"
+        if isinstance(given, (str, int, float)) and not isinstance(given, bool):
+            return f"expected a list, got the single value {given!r}; write [{given}]"
+        return None
+    if not isinstance(given, (str, int, float)) or isinstance(given, bool):
+        return None
+    names = fields_at(model, (*loc, "")) if model is not None else []
+    shown = f" ({', '.join(names[:6])}{', ...' if len(names) > 6 else ''})" if names else ""
+    return f"expected a mapping of fields{shown}, got the single value {given!r}"

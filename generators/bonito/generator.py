@@ -62,7 +62,8 @@ class BonitoConfig(GeneratorConfig):
     model_config = ConfigDict(extra="forbid")
 
     method: Literal["bonito"] = "bonito"
-    # A list of BonitoTask, or the shorthand {type: count | null | {count, temperature, ...}}.
+    # A list of BonitoTask, or the shorthands: a list of task types (`[qa, ynqa]`, each with defaults)
+    # whose items may also be `{qa: 5}`, and the mapping {type: count | null | {count, temperature, ...}}.
     tasks: list[BonitoTask] = Field(min_length=1)
     # auto: protocol mode iff the engine's model name contains "bonito".
     mode: Literal["auto", "protocol", "prompted"] = "auto"
@@ -83,12 +84,16 @@ class BonitoConfig(GeneratorConfig):
     @model_validator(mode="before")
     @classmethod
     def _tasks_shorthand(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("tasks"), dict):
-            tasks = []
-            for name, value in data["tasks"].items():
-                extra = value if isinstance(value, dict) else {"count": value}
-                tasks.append({"type": name, **extra})
-            data = {**data, "tasks": tasks}
+        """Every shorthand of `tasks` as a list of BonitoTask mappings (unknown types fail in `BonitoTask`)."""
+        if not isinstance(data, dict):
+            return data
+        tasks = data.get("tasks")
+        if isinstance(tasks, dict):
+            tasks = [{name: value} for name, value in tasks.items()]
+        if isinstance(tasks, str):
+            tasks = [tasks]  # `tasks: qa`: one task type
+        if isinstance(tasks, list):
+            data = {**data, "tasks": [_task_item(item) for item in tasks]}
         return data
 
     @model_validator(mode="after")
@@ -118,6 +123,18 @@ class BonitoConfig(GeneratorConfig):
             "max_tokens": self.max_tokens if task.max_tokens is None else task.max_tokens,
             "n": self.n if task.n is None else task.n,
         }
+
+
+def _task_item(item: Any) -> Any:
+    """`qa` → {type: qa}; `{qa: 5}` / `{qa: {count: 5}}` (one key, not a BonitoTask field) → {type: qa, count: 5}."""
+    if isinstance(item, str):
+        return {"type": item}
+    if isinstance(item, dict) and len(item) == 1:
+        (name, value), = item.items()
+        if isinstance(name, str) and name not in BonitoTask.model_fields:
+            extra = value if isinstance(value, dict) else {"count": value}
+            return {"type": name, **extra}
+    return item
 
 
 def is_protocol_mode(mode: str, model_name: str) -> bool:

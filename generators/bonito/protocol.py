@@ -53,7 +53,10 @@ def resolve_task_type(task_type: str) -> str:
     from taskmill.suggest import hint
 
     allowed = sorted(TASK_TYPES) + sorted(FULL_NAMES)
-    raise ValueError(f"unknown Bonito task type {task_type!r}{hint(task_type, allowed)}; allowed codes or full names: {allowed}")
+    raise ValueError(
+        f"unknown Bonito task type {task_type!r}{hint(task_type, allowed)}; "
+        f"allowed: the codes {', '.join(sorted(TASK_TYPES))}, or their full names (e.g. {TASK_TYPES['ynqa']!r})"
+    )
 
 
 def build_prompt(task_type: str, passage: str) -> str:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from generators.base import GeneratorConfig
 from generators.self_guide.prompts import NOISE_PHRASES
-from generators.task_specs import TaskFile, TaskSpec, load_task_file
+from generators.task_specs import TaskFile, TaskFileError, TaskSpec, load_task_file
 
 
 class InputStage(BaseModel):
@@ -74,9 +74,16 @@ class SelfGuideConfig(GeneratorConfig):
         return self
 
     def load_tasks(self) -> list[TaskSpec]:
+        """Inline tasks and every task file's; raises `TaskFileError` listing the problems of all files."""
         loaded = list(self.tasks)
+        problems: list[str] = []
         for task_file in self.task_files:
-            loaded.extend(load_task_file(task_file))
+            try:
+                loaded.extend(load_task_file(task_file))
+            except TaskFileError as exc:  # keep reading: one `validate` lists every bad file and entry
+                problems += exc.problems
+        if problems:
+            raise TaskFileError(problems)
         names = Counter(t.name for t in loaded)
         repeated = sorted(n for n, c in names.items() if c > 1)
         if repeated:

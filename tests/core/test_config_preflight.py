@@ -60,7 +60,7 @@ def test_bonito_without_sources():
 def test_task_file_content_errors_name_file_task_and_field(tmp_path):
     bad = tmp_path / "t.yaml"
     bad.write_text("tasks:\n  - name: ok\n    instruction: Say hi.\n    examples: [{input: a, output: b}]\n  - name: broken\n    instruction: x\n")
-    assert f"{bad}: tasks[1]: examples: Field required" in _problems({"generators": [{"method": "self_guide", "task_files": [str(bad)]}]})
+    assert f"{bad}:5: tasks[1] (broken).examples: Field required" in _problems({"generators": [{"method": "self_guide", "task_files": [str(bad)]}]})
     syntax = tmp_path / "s.yaml"
     syntax.write_text("tasks:\n  - name: [unclosed\n")
     assert f"{syntax}:3:1:" in _problems({"generators": [{"method": "self_guide", "task_files": [str(syntax)]}]})

@@ -173,7 +173,7 @@ def test_classification_example_outputs_must_hold_a_label(tmp_path):
     """An example answered outside the label set passed `validate` and became a wrong demonstration."""
     bad = tmp_path / "t.yaml"
     bad.write_text("tasks:\n  - name: x\n    instruction: Classify.\n    labels: [a, b]\n    examples:\n      - {input: one, output: a}\n      - {input: two, output: c}\n")
-    with pytest.raises(TaskFileError, match=r"task 'x': example outputs \['c'\] contain none of the labels \['a', 'b'\]"):
+    with pytest.raises(TaskFileError, match=r"t.yaml:2: tasks\[0\] \(x\): example outputs \['c'\] contain none of the labels \['a', 'b'\]"):
         load_task_file(str(bad))
     # as the generator maps answers: the first label the output contains
     task = TaskSpec(name="t", instruction="Classify.", examples=[{"input": "x", "output": "Answer: positive."}], labels=["positive", "negative"])

@@ -61,7 +61,7 @@ def test_temperature_flattens_and_weights_must_name_known_tasks():
     assert task_rates(["a", "b", "c"], [10, 10, 10], explicit) == [1.0, 3.0, 0.0]
     with pytest.raises(ValueError, match="unknown tasks"):
         task_rates(["a"], [10], MixtureConfig(strategy="weights", weights={"typo": 1}))
-    with pytest.raises(ValueError, match="mixture.weights is required"):
+    with pytest.raises(ValueError, match="weights: required when strategy=.weights."):
         MixtureConfig(strategy="weights")
 
 
