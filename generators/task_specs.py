@@ -113,10 +113,9 @@ def _field_errors(exc: ValidationError, where: str) -> TaskFileError:
 
 
 def _place(path: str, lines: dict, keys: tuple) -> str:
-    """`path:line` of the deepest of `keys` the file has a line for (JSON files have none: just `path`)."""
-    while keys and keys not in lines:
-        keys = keys[:-1]
-    return f"{path}:{lines[keys]}" if keys in lines else path
+    """`path:line` of the deepest of `keys` the file has a line for (just `path` when it has none)."""
+    line = _line(lines, keys)
+    return f"{path}:{line}" if line else path
 
 
 def load_task_file(spec: TaskFile | str) -> list[TaskSpec]:
@@ -169,11 +168,21 @@ def load_task_file(spec: TaskFile | str) -> list[TaskSpec]:
         first_at[task.name] = index
         tasks.append(task)
     if problems:
-        if not lines:  # a JSON file: JSON is YAML, so its lines can be had, and only now are they needed
-            _json_lines(spec.path, lines)
-        placed = [(_line(lines, keys), i, f"{_place(spec.path, lines, keys)}: {text}") for i, (keys, text) in enumerate(problems)]
-        raise TaskFileError([text for *_, text in sorted(placed)])  # in the order of the file
+        raise TaskFileError(placed_problems(spec.path, problems, lines))
     return tasks
+
+
+def placed_problems(path: str, problems: list[tuple[tuple, str]], lines: dict | None = None) -> list[str]:
+    """`path:line: problem` for each (key path in the file, problem), in the order of the file.
+
+    `lines` (key path → line) is read from the file when not given: JSON is YAML, so a JSON
+    file's lines come from the YAML parser too, read only once there are problems to place.
+    """
+    lines = dict(lines or {})
+    if not lines:
+        _file_lines(path, lines)
+    placed = [(_line(lines, keys), i, f"{_place(path, lines, keys)}: {text}") for i, (keys, text) in enumerate(problems)]
+    return [text for *_, text in sorted(placed)]
 
 
 def _line(lines: dict, keys: tuple) -> int:
@@ -182,7 +191,7 @@ def _line(lines: dict, keys: tuple) -> int:
     return lines.get(keys, 0)
 
 
-def _json_lines(path: str, lines: dict) -> None:
+def _file_lines(path: str, lines: dict) -> None:
     from taskmill.yaml_io import load_yaml
 
     try:

@@ -41,6 +41,8 @@ def _error_line(error: Any, model: type[BaseModel], prefix: str = "") -> str:
     message = error["msg"].removeprefix("Value error, ")
     if message.startswith(NESTED_MARK):  # already one or more full lines
         return "\n".join(mask_text(line) for line in message.removeprefix(NESTED_MARK).split("\n"))
+    if "\n" in message and error.get("type") == "value_error":  # one problem a line: each its own `path: problem`
+        return "\n".join(_error_line({**error, "msg": line}, model, prefix) for line in message.split("\n"))
     loc, message = relative_field(error, model, message)
     path = _path(prefix, loc) or "(top level)"
     better = explain(error, model)

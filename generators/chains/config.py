@@ -96,10 +96,17 @@ class CoiConfig(GeneratorConfig):
         """Inline tasks plus every task file, and notes on SNI tasks skipped (language, no instances)."""
         tasks = [t.model_copy(update={"instances": t.instances[: self.instances_per_task]}) for t in self.tasks]
         notes: list[str] = []
+        problems: list[str] = []
         for path in self.task_files:
-            loaded, skipped = load_task_file(path, self.instances_per_task, self.languages)
+            try:
+                loaded, skipped = load_task_file(path, self.instances_per_task, self.languages)
+            except ValueError as exc:  # keep reading: every bad file and entry in one report
+                problems += [f"task_files: {line}" for line in getattr(exc, "problems", [str(exc)])]
+                continue
             tasks += loaded
             notes += skipped
+        if problems:
+            raise ValueError("\n".join(problems))
         return tasks, notes
 
 

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from generators.task_specs import parse_seed_blocks
+from generators.task_specs import TaskFileError, parse_seed_blocks, placed_problems
 from taskmill.records import sha256_hex
 
 Kind = Literal["text", "label", "code", "table", "structured"]
@@ -169,7 +169,7 @@ def sni_task(data: dict, path: str, per_task: int, languages: list[str]) -> tupl
 def load_task_file(path: str, per_task: int, languages: list[str]) -> tuple[list[ChainTask], list[str]]:
     """Tasks in one file (SNI JSON, or YAML/JSON: one task, a list, or {tasks: [...]}) and skip notes."""
     if not os.path.isfile(path):
-        raise ValueError(f"task_files: no file at {path!r}")
+        raise TaskFileError(f"no file at {path!r}")
     data = _read(path)
     if isinstance(data, dict) and ("Definition" in data or {"Instances", "Positive Examples"} & set(data)):
         task, skipped = sni_task(data, path, per_task, languages)
@@ -177,15 +177,20 @@ def load_task_file(path: str, per_task: int, languages: list[str]) -> tuple[list
     entries = data.get("tasks") if isinstance(data, dict) and "tasks" in data else data
     entries = entries if isinstance(entries, list) else [entries]
     tasks = []
+    problems: list[tuple[tuple, str]] = []  # every bad entry is reported, each at its line
+    root = ("tasks",) if isinstance(data, dict) and "tasks" in data else ()
     for index, entry in enumerate(entries):
+        at = (*root, index) if isinstance(data, list) or root else ()
         try:
             task = ChainTask.model_validate({"source": path, **entry} if isinstance(entry, dict) else entry)
         except ValidationError as error:
-            where = [".".join(str(p) for p in e["loc"]) or "(task)" for e in error.errors()]
-            messages = [e["msg"].removeprefix("Value error, ") for e in error.errors()]
-            detail = "; ".join(f"tasks[{index}].{w}: {m}" for w, m in zip(where, messages))
-            raise ValueError(f"{path}: {detail}") from None
+            for e in error.errors():
+                field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"])
+                problems.append(((*at, *e["loc"]), f"tasks[{index}]{field}: {e['msg'].removeprefix('Value error, ')}"))
+            continue
         tasks.append(task.model_copy(update={"instances": task.instances[:per_task]}))
+    if problems:
+        raise TaskFileError(placed_problems(path, problems))
     return tasks, []
 
 

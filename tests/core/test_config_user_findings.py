@@ -149,3 +149,15 @@ def test_every_bad_entry_of_a_task_file_is_reported_with_its_line(tmp_path):
     ]
     assert len(lines) == 10 and all(f"{json_file}:" in line for line in lines[5:])  # JSON files get lines too
     assert f"{json_file}:3: tasks[0] (sent): example outputs ['nope']" in lines[5]
+
+
+def test_coi_task_files_report_every_bad_entry_and_file(tmp_path):
+    bad = tmp_path / "coi.yaml"
+    bad.write_text("tasks:\n  - id: a\n    instruction: Say it.\n  - id: b\n    instruction: Do it.\n    instances: [{input: x, output: y}]\n  - id: c\n")
+    message = _error({"generators": [{"method": "coi", "task_files": [str(bad), str(tmp_path / "nope.json")]}]})
+    assert message.splitlines()[1:] == [
+        f"  generators.0.task_files: {bad}:2: tasks[0].instances: Field required",
+        f"  generators.0.task_files: {bad}:7: tasks[2].instruction: Field required",
+        f"  generators.0.task_files: {bad}:7: tasks[2].instances: Field required",
+        f"  generators.0.task_files: no file at '{tmp_path / 'nope.json'}'",
+    ]

@@ -55,7 +55,7 @@ def test_yaml_and_self_guide_files_load(tmp_path):
     assert by_id["headline_writing"].output_kind == "text" and len(by_id["headline_writing"].instances) == 3
     bad = tmp_path / "bad.yaml"
     bad.write_text("tasks:\n  - id: ok\n    instruction: Do it.\n    instances: [{input: a, output: b}]\n  - id: broken\n    instruction: x\n")
-    with pytest.raises(ValueError, match=r"bad.yaml: tasks\[1\].*instances"):
+    with pytest.raises(ValueError, match=r"bad.yaml:5: tasks\[1\].instances: Field required"):
         load_task_file(str(bad), 10, ["English"])
     with pytest.raises(ValueError, match="no file at"):
         load_task_file(str(tmp_path / "missing.yaml"), 10, ["English"])
