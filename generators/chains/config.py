@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from generators.base import GeneratorConfig
 from generators.chains.library import ChainTask, load_task_file
 from generators.chains.textops import OP_NAMES
+from taskmill.suggest import hint
 
 # Spec §3 codes, then ours: `truncated` (the step hit max_tokens), `engine_error` (the request failed),
 # `unchanged` (the step returned its input: nothing to learn), `copied_example` (the step pasted a
@@ -132,9 +133,10 @@ class SifoChainConfig(GeneratorConfig):
     @field_validator("ops")
     @classmethod
     def _ops(cls, values: list[str]) -> list[str]:
-        unknown = sorted(set(values) - set(OP_NAMES))
+        unknown = [v for v in dict.fromkeys(values) if v not in OP_NAMES]
         if unknown:
-            raise ValueError(f"unknown operations {unknown}; allowed: {list(OP_NAMES)}")
+            named = ", ".join(f"{v!r}{hint(v, OP_NAMES)}" for v in unknown)
+            raise ValueError(f"unknown operations {named}; allowed: {', '.join(OP_NAMES)}")
         if not set(values) - {"count"}:
             raise ValueError("count can only end a chain; add at least one text operation")
         return values

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from taskmill.suggest import hint
+
 CHAIN_METHODS = ("coi", "sifo_chain")
 
 
@@ -20,7 +22,7 @@ def run_order(generators: list[Any]) -> list[Any]:
     for index, gen in enumerate(generators):
         for ref in getattr(gen, "from_generators", None) or []:
             if ref not in position:
-                raise ValueError(f"generators.{index}.from_generators: no generator named {ref!r}; names: {names}")
+                raise ValueError(f"generators.{index}.from_generators: no generator named {ref!r}{hint(ref, names)}; names: {names}")
             if ref == names[index]:
                 raise ValueError(f"generators.{index}.from_generators: a generator cannot draw on itself")
             if generators[position[ref]].method in CHAIN_METHODS:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from generators.base import GeneratorConfig
 from generators.sql.grammar import DEFAULT_SHAPE_WEIGHTS, SHAPES
 from generators.sql.tokens import PACKAGED, check_tokenizer_name
+from taskmill.suggest import hint
 
 ColumnType = Literal["number", "text", "date"]
 _KIND_BY_SUFFIX = {
@@ -90,7 +91,8 @@ class SqlExecConfig(GeneratorConfig):
     def _known_shapes(cls, weights: dict[str, float]) -> dict[str, float]:
         unknown = sorted(set(weights) - set(SHAPES))
         if unknown:
-            raise ValueError(f"shape_weights: unknown shapes {unknown}; allowed: {list(SHAPES)}")
+            named = ", ".join(f"{u!r}{hint(u, SHAPES)}" for u in unknown)
+            raise ValueError(f"shape_weights: unknown shapes {named}; allowed: {', '.join(SHAPES)}")
         if not any(w > 0 for w in weights.values()) or any(w < 0 for w in weights.values()):
             raise ValueError("shape_weights: weights must be >= 0 with at least one > 0")
         return weights

@@ -224,4 +224,4 @@ def test_an_unknown_from_generators_name_points_at_its_own_line(tmp_path):
     path.write_text("sources: [{kind: pydoc_topics, limit: 3}]\ngenerators:\n  - method: coi\n    from_generators: [bonitto]\n  - method: bonito\n    tasks: {qa: 2}\n")
     with pytest.raises(ConfigError) as err:
         load_config(str(path))
-    assert str(err.value).splitlines()[1] == f"  {path}:4: generators.0.from_generators: no generator named 'bonitto'; names: ['coi', 'bonito']"
+    assert str(err.value).splitlines()[1] == f"  {path}:4: generators.0.from_generators: no generator named 'bonitto' (did you mean 'bonito'?); names: ['coi', 'bonito']"

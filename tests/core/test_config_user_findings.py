@@ -161,3 +161,12 @@ def test_coi_task_files_report_every_bad_entry_and_file(tmp_path):
         f"  generators.0.task_files: {bad}:7: tasks[2].instances: Field required",
         f"  generators.0.task_files: no file at '{tmp_path / 'nope.json'}'",
     ]
+
+
+def test_misspelt_names_in_generator_lists_get_did_you_mean():
+    message = _error({"sources": DOCS, "generators": [{"method": "sifo_chain", "ops": ["replace", "delte", "uper"]}]})
+    assert "generators.0.ops: unknown operations 'delte' (did you mean 'delete'?), 'uper' (did you mean 'upper'?); allowed: replace," in message
+    message = _error({"generators": [{"method": "sql_exec", "shape_weights": {"agregate": 1.0}}]})
+    assert "generators.0.shape_weights: unknown shapes 'agregate' (did you mean 'aggregate'?); allowed: project, aggregate," in message
+    message = _error({"sources": DOCS, "generators": [{"method": "coi", "from_generators": ["bonitto"]}, {"method": "bonito", "tasks": ["qa"]}]})
+    assert "did you mean 'bonito'?" in message

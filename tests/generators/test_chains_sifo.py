@@ -177,7 +177,7 @@ def test_case_changing_chains_are_scored_case_sensitively():
 
 
 def test_config_errors_name_the_field():
-    with pytest.raises(ValueError, match="unknown operations \\['shout'\\]"):
+    with pytest.raises(ValueError, match="unknown operations 'shout'"):
         SifoChainConfig(ops=["replace", "shout"])
     with pytest.raises(ValueError, match="count can only end a chain"):
         SifoChainConfig(ops=["count"])
