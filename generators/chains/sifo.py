@@ -18,14 +18,13 @@ from typing import Any
 
 from generators.base import Generator, ShardOutput
 from generators.chains.config import SifoChainConfig
-from generators.chains.textops import FINAL_ONLY, NotApplicable, Op, render, tokenize
+from generators.chains.textops import FINAL_ONLY, NotApplicable, Op, operand_words, render, split_sentences, tokenize
 from generators.chains.transcript import join_instructions, render_transcript
 from taskmill.engine.base import Engine
 from taskmill.records import canonical_json, derive_seed, make_record, reject
 
 METHOD = "sifo_chain"
 METHOD_VERSION = "1"
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 # Quotes, apostrophes and markup would clash with the quoted operands of the instructions.
 _UNSAFE = re.compile(r"[\"'`*_<>{}\[\]\\|=#@$%^~]")
 
@@ -33,7 +32,7 @@ _UNSAFE = re.compile(r"[\"'`*_<>{}\[\]\\|=#@$%^~]")
 def sentences(text: str, min_tokens: int, max_tokens: int) -> list[list[str]]:
     """Prose sentences of a document as token lists: ASCII, no quotes or markup, mostly words."""
     out = []
-    for raw in _SENTENCE_END.split(" ".join(text.split())):
+    for raw in split_sentences(text):
         if not raw.isascii() or _UNSAFE.search(raw) or not raw.endswith((".", "!", "?")):
             continue
         tokens = tokenize(raw)
@@ -52,7 +51,7 @@ def vocabulary(text: str) -> list[str]:
 def draw_op(rng: random.Random, names: list[str], tokens: list[str], vocab: list[str]) -> Op:
     """A random operation on `tokens`; raises NotApplicable when this draw has no operand."""
     name = rng.choice(names)
-    words = sorted({t for t in tokens if t.isalpha()})
+    words = operand_words(tokens)
     if not words:
         raise NotApplicable("no words left")
     a = rng.choice(words)

@@ -64,6 +64,54 @@ def render(state: list[str] | int) -> str:
     return "".join((" " if i and _space(t) else "") + t for i, t in enumerate(state))
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# A piece ending like this ends in an abbreviation (`i.e.`, `e.g.`, `etc.`, `U.S.`), not a sentence.
+_ABBREVIATION_END = re.compile(r"(?:\b(?:[A-Za-z]\.){1,3}|\b(?:etc|vs|cf|approx|resp|Mr|Mrs|Dr|Fig|Sec|al)\.)\)?,?$")
+_BRACKETS = {")": "(", "]": "["}
+_JOINERS = frozenset(".-/:")  # punctuation that glues words into one (os.path, built-in, and/or, re:sub)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Whole sentences of `text` (whitespace collapsed), not cut after an abbreviation.
+
+    Pieces whose brackets do not balance (a sentence cut elsewhere, or one that spans a
+    list) are left out: a chain on half a parenthesis teaches broken text.
+    """
+    out: list[str] = []
+    pending = ""
+    for piece in _SENTENCE_END.split(" ".join(text.split())):
+        pending = f"{pending} {piece}" if pending else piece
+        if _ABBREVIATION_END.search(pending):
+            continue  # `... (i.e.` goes on into the next piece
+        if _balanced(pending):
+            out.append(pending)
+        pending = ""
+    return out
+
+
+def _balanced(text: str) -> bool:
+    stack = []
+    for ch in text:
+        if ch in "([":
+            stack.append(ch)
+        elif ch in _BRACKETS and (not stack or stack.pop() != _BRACKETS[ch]):
+            return False
+    return not stack
+
+
+def operand_words(tokens: list[str]) -> list[str]:
+    """Words an operation may name: those never glued into a longer word (`os.path`, `built-in`, `i.e.`).
+
+    "Each word 'in'" would otherwise also change the `in` of `built-in`, which no reader counts as a word.
+    """
+    glued = set()
+    for i in range(len(tokens) - 2):
+        a, joiner, b = tokens[i], tokens[i + 1], tokens[i + 2]
+        if joiner in _JOINERS and not _space(joiner) and not _space(b) and a.isalnum() and b.isalnum():
+            glued.update((a, b))
+    return sorted({t for t in tokens if t.isalpha()} - glued)
+
+
 @dataclass(frozen=True)
 class Op:
     """One step. `a` is an existing token, `b` a new word (replace/insert) or a second token (swap/extract)."""

@@ -8,7 +8,7 @@ import pydoc_data.topics as topics
 import pytest
 
 from generators.chains import SifoChainConfig, SifoChainGenerator, check_record, parse_transcript, score_chain, score_record
-from generators.chains.textops import NotApplicable, Op, render, run_chain, tokenize
+from generators.chains.textops import NotApplicable, Op, operand_words, render, run_chain, split_sentences, tokenize
 from generators.chains.transcript import join_instructions, render_transcript
 
 SPEC_TRANSCRIPT = (
@@ -129,6 +129,16 @@ def test_tokenize_and_render_keep_the_source_spacing():
     assert render(Op("extract", "longer", "characters").apply(tokens)) == "longer than 255 characters"
     assert Op("replace", tokens[1], "made").to_dict() == {"name": "replace", "a": "built", "b": "made"}
     assert type(Op("delete", tokens[1]).a) is str
+
+
+def test_sentences_are_whole_and_operands_are_whole_words():
+    text = ("Objects should be reflexive (i.e. equal to themselves), e.g. for lists.  A second one here.\n"
+            "Half a parenthesis (like this.  Then it closes).  Use os.path and built-in names freely.")  # fmt: skip
+    assert split_sentences(text) == [
+        "Objects should be reflexive (i.e. equal to themselves), e.g. for lists.", "A second one here.",
+        "Use os.path and built-in names freely."]  # fmt: skip
+    tokens = tokenize("Use os.path and built-in names freely, i.e. often.")
+    assert operand_words(tokens) == ["and", "freely", "names", "often", "use"]
 
 
 def test_records_quote_the_source_text_untokenized():
