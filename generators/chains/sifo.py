@@ -24,7 +24,7 @@ from taskmill.engine.base import Engine
 from taskmill.records import canonical_json, derive_seed, make_record, reject
 
 METHOD = "sifo_chain"
-METHOD_VERSION = "1"
+METHOD_VERSION = "2"  # 2: sentences keep their own spacing, whole sentences, whole-word operands
 # Quotes, apostrophes and markup would clash with the quoted operands of the instructions.
 _UNSAFE = re.compile(r"[\"'`*_<>{}\[\]\\|=#@$%^~]")
 
