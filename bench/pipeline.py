@@ -140,10 +140,14 @@ def peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
-def rss_child(docs: int) -> None:
+class _StopRun(Exception):
+    """Ends a measured run after the stage named by --rss-stop-after."""
+
+
+def rss_child(docs: int, stop_after: str | None = None) -> None:
     """A whole `taskmill run` (Prefect flow: sources → generate → curate → select → export) over `docs`
-    short JSONL documents with a scripted engine; prints this process's peak RSS (GB) after the
-    generate stage (sources and generation) and at the end of the run."""
+    short JSONL documents with a scripted engine; prints this process's peak RSS (GB) at the end of
+    the run and the peak so far as each stage returns."""
     from prefect.testing.utilities import prefect_test_harness
 
     import flows.pipeline as pipeline_mod
@@ -160,35 +164,50 @@ def rss_child(docs: int) -> None:
     engine.max_model_len = 2048  # type: ignore[attr-defined]
     stream = install_engine(parse_config(config).engine, engine, max_in_flight=128)
     phases: dict[str, float] = {"before_run": peak_gb()}
-    generate_all = pipeline_mod._generate_all
 
-    def measured(*args, **kwargs):
-        phases["sources_s"] = time.perf_counter() - start  # sources_stage ran just before
-        reports = generate_all(*args, **kwargs)
-        phases["after_generate"] = peak_gb()
-        phases["generate_s"] = time.perf_counter() - start - phases["sources_s"]
-        return reports
+    def measure(stage: str, call):  # the peak RSS so far once `stage` returns (stages run in this order)
+        def wrapped(*args, **kwargs):
+            out = call(*args, **kwargs)
+            phases[f"after_{stage}"] = peak_gb()
+            phases[f"{stage}_end_s"] = time.perf_counter() - start
+            if stage == stop_after:
+                raise _StopRun(stage)
+            return out
 
-    pipeline_mod._generate_all = measured
+        return wrapped
+
+    for stage, attr in (("sources", "sources_stage"), ("generate", "_generate_all"), ("curate", "curate_stage"),
+                        ("select", "select_stage"), ("export", "export_stage")):  # fmt: skip
+        setattr(pipeline_mod, attr, measure(stage, getattr(pipeline_mod, attr)))
+    summary: dict = {}
     with prefect_test_harness(server_startup_timeout=300):
         start = time.perf_counter()
-        summary = pipeline_mod.pipeline(config=config)
-    print(json.dumps({"peak_rss_gb": peak_gb(), "peak_rss_gb_after_generate": phases["after_generate"],
-                      "peak_rss_gb_before_run": phases["before_run"], "requests": stream.stats.requests,
-                      "documents": sum(r.get("documents", 0) for r in summary["sources"]),
-                      "records": summary["records_per_stage"], "seconds": time.perf_counter() - start,
-                      "sources_s": phases["sources_s"], "generate_s": phases["generate_s"]}))  # fmt: skip
+        try:
+            summary = pipeline_mod.pipeline(config=config)
+        except _StopRun:
+            pass
+    seconds = time.perf_counter() - start
+    from taskmill.store import RunStore
+
+    store = RunStore(os.path.join(work, "runs", os.listdir(os.path.join(work, "runs"))[0]))
+    stages = store.manifest()["stages"]
+    print(json.dumps({"peak_rss_gb": peak_gb(), "phases": phases, "requests": stream.stats.requests, "seconds": seconds,
+                      "documents": stages["sources"]["documents"], "stopped_after": stop_after,
+                      "records": summary.get("records_per_stage") or {"generated/bonito": stages["generated/bonito"]["rows"]}}))  # fmt: skip
 
 
-def _rss_figure(docs: int) -> dict:
-    child = subprocess.run([sys.executable, __file__, "--rss-child", str(docs)], capture_output=True, text=True)
+def _rss_figure(docs: int, stop_after: str | None) -> dict:
+    extra = ["--rss-stop-after", stop_after] if stop_after else []
+    child = subprocess.run([sys.executable, __file__, "--rss-child", str(docs), *extra], capture_output=True, text=True)
     if child.returncode:
         raise SystemExit(f"RSS child ({docs} documents) failed:\n{child.stderr[-4000:]}")
     rss = json.loads(child.stdout.strip().splitlines()[-1])
-    print(f"RSS child: {rss['documents']} documents, {rss['requests']} requests, whole run {rss['seconds']:.0f}s "
-          f"(sources {rss['sources_s']:.0f}s, generate {rss['generate_s']:.0f}s); peak {rss['peak_rss_gb']:.2f} GB, "
-          f"{rss['peak_rss_gb_after_generate']:.2f} GB up to the end of generate, {rss['peak_rss_gb_before_run']:.2f} GB "
-          f"before the run (imports); records {rss['records']}")  # fmt: skip
+    p = rss["phases"]
+    print(f"RSS child: {rss['documents']} documents, {rss['requests']} requests, whole run {rss['seconds']:.0f}s; "
+          f"peak RSS {rss['peak_rss_gb']:.2f} GB; peak so far at the end of each stage: "
+          + ", ".join(f"{stage} {p[f'after_{stage}']:.2f} GB ({p[f'{stage}_end_s']:.0f}s)"
+                      for stage in ("sources", "generate", "curate", "select", "export") if f"after_{stage}" in p)
+          + f"; before the run (imports) {p['before_run']:.2f} GB; records {rss['records']}")  # fmt: skip
     return rss
 
 
@@ -204,10 +223,11 @@ def main() -> None:
     parser.add_argument("--rss-docs", type=int, nargs="+", default=[100_000, 1_000_000], help="document counts of the RSS runs")
     parser.add_argument("--quick", action="store_true", help="40 documents, 32 tokens, 10k documents for RSS")
     parser.add_argument("--skip-run", action="store_true", help="only the RSS figure")
+    parser.add_argument("--rss-stop-after", choices=["sources", "generate", "curate", "select"], help="end the RSS runs after this stage")
     parser.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rss_child:
-        rss_child(args.rss_child)
+        rss_child(args.rss_child, args.rss_stop_after)
         return
     if args.quick:
         args.docs, args.max_tokens, args.rss_docs = 40, 32, [10_000]
@@ -226,10 +246,11 @@ def main() -> None:
             ("engine_mean_in_flight", m["mean_in_flight"], "requests", f"max_in_flight {m['max_in_flight']}", None),
         ]
     for docs in args.rss_docs:
-        rss = _rss_figure(docs)
+        rss = _rss_figure(docs, args.rss_stop_after)
         label = _docs_label(docs)
-        figures.append((f"pipeline_peak_rss_gb_{label}_docs", rss["peak_rss_gb"], "GB", "scripted engine, whole run (sources to export)", 2.0))
-        figures.append((f"generate_peak_rss_gb_{label}_docs", rss["peak_rss_gb_after_generate"], "GB", "scripted engine, sources + generate", 2.0))
+        if not args.rss_stop_after:
+            figures.append((f"pipeline_peak_rss_gb_{label}_docs", rss["peak_rss_gb"], "GB", "scripted engine, whole run (sources to export)", 2.0))
+        figures.append((f"generate_peak_rss_gb_{label}_docs", rss["phases"]["after_generate"], "GB", "scripted engine, sources + generate", 2.0))
     print(f"machine load (1-min average) at start: {load:.2f} on {os.cpu_count()} CPUs; now {os.getloadavg()[0]:.2f}")
     for name, value, unit, baseline, goal in figures:
         print(json.dumps({"metric": name, "value": round(value, 4), "unit": unit, "baseline": baseline, "goal": goal}))
