@@ -188,16 +188,17 @@ def _parquet_rows(cfg: SourceConfig, path: str) -> Iterator[tuple[str, str, Any]
     import pyarrow.parquet as pq
 
     name = os.path.basename(path)
+    index = 0
     try:
         handle = pq.ParquetFile(path)
         batches = handle.iter_batches(batch_size=BATCH_ROWS, columns=_columns(cfg, handle.schema_arrow.names))
-        index = 0
         for batch in batches:  # row groups are read as they are needed, a batch at a time
             for row in batch.to_pylist():
                 yield f"{name}:{index}", f"{path}: row {index}", row
                 index += 1
     except (OSError, ValueError, TypeError) as exc:  # pyarrow's ArrowInvalid / ArrowIOError for a damaged file
-        raise SourceError(f"{path}: not a readable Parquet file ({exc})") from None
+        where = f" at row {index}" if index else ""
+        raise SourceError(f"{path}: not a readable Parquet file{where} ({exc})") from None
 
 
 def _datasets_rows(cfg: SourceConfig) -> Iterator[tuple[str, str, Any]]:
