@@ -7,6 +7,11 @@ at a time (`pyarrow.parquet.ParquetFile.iter_batches`), `datasets` dirs through
 their memory-mapped Arrow table (`Dataset.iter`), so a source of any size costs
 one batch of memory. Their order is the read order (files in natural path order,
 rows in file order), which `limit` and the generators' shard plans follow.
+What is held whole: one text file (it is one document), a `.json` file that is a
+single JSON document (an array must be parsed whole; use `.jsonl` for big data),
+and the ids of an `id_column` source (to refuse a repeat). JSONL goes through the
+stdlib `json` line by line rather than `pyarrow.json`, whose block reader fails a
+whole block on one bad line; here each bad line is skipped or named (`file:line`).
 
 Bad input never passes silently. A row or file that cannot be a document
 (invalid UTF-8, a line that is not JSON, JSON that is not an object, a `text`

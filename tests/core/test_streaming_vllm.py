@@ -43,7 +43,7 @@ def _rows(out) -> list[dict]:
     return from_table(to_table(out.kept + out.rejects + out.intermediate))
 
 
-KV_SHARE = 0.05  # the batch actor's KV cache, as a share of RAM
+KV_SHARE = 0.1  # the batch actor's share of RAM (vLLM-cpu: worker RSS + KV cache; 0.05 leaves no room for KV)
 
 
 class _BatchActor:
@@ -51,7 +51,7 @@ class _BatchActor:
 
     vLLM forks engine processes, so `vllm.LLM` runs in an actor, as the flow's engines do;
     same settings (`llm_kwargs`: fp32 and chunked prefill off on CPU) as the AsyncLLM actor,
-    except a smaller KV cache (`KV_SHARE` of RAM, not 0.2): a handful of short requests never
+    except a smaller memory share (`KV_SHARE` of RAM, not 0.2): a handful of short requests never
     fill it, and the shared test machine cannot hold two 0.2 shares. The cache size sets how
     many sequences fit, not what a sequence computes.
     """
