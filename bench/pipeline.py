@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -194,6 +195,7 @@ def rss_child(docs: int, stop_after: str | None = None) -> None:
     print(json.dumps({"peak_rss_gb": peak_gb(), "phases": phases, "requests": stream.stats.requests, "seconds": seconds,
                       "documents": stages["sources"]["documents"], "stopped_after": stop_after,
                       "records": summary.get("records_per_stage") or {"generated/bonito": stages["generated/bonito"]["rows"]}}))  # fmt: skip
+    shutil.rmtree(work, ignore_errors=True)  # 1M documents leave ~1 GB of shards
 
 
 def _rss_figure(docs: int, stop_after: str | None) -> dict:
