@@ -9,11 +9,15 @@
 2. The actor is shut down, the same requests (chat template applied, same
    seeded SamplingParams) go through one raw `vllm.LLM.generate` call.
    `pipeline_tokens_ratio` = run completion tokens/s ÷ raw tokens/s.
-3. In a child process: the generate stage of a Bonito run over 100k short
-   documents with a scripted engine; `pipeline_peak_rss_gb_100k_docs` is the
-   child's peak RSS (documents, shards and results streamed, not held).
+3. In a child process per size: a whole `taskmill run` (sources, generate,
+   curate, select, export) of Bonito over 100k and 1M short JSONL documents
+   with a scripted engine; `pipeline_peak_rss_gb_100k_docs` / `_1m_docs` are
+   the child's peak RSS at the end, `generate_peak_rss_gb_*` the peak up to the
+   end of the generate stage (documents, shards and results streamed, not
+   held). Equal figures for both sizes show memory does not grow with the corpus.
 
-    flock /tmp/taskmill-vllm.lock .venv/bin/python bench/pipeline.py [--quick] [--docs 100] [--rss-docs 100000]
+    flock /tmp/taskmill-vllm.lock .venv/bin/python bench/pipeline.py [--quick] [--docs 100] [--rss-docs 100000 1000000]
+    .venv/bin/python bench/pipeline.py --skip-run            # RSS figures only (no model)
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -111,28 +116,105 @@ def pipeline_phase(args: argparse.Namespace) -> dict:
     }  # fmt: skip
 
 
-def rss_child(docs: int) -> None:
-    """Generate stage of a Bonito run over `docs` short documents, scripted engine; prints peak RSS (GB)."""
-    import asyncio
+def write_short_documents(path: str, docs: int) -> None:
+    """`docs` short JSONL documents, written a line at a time (the bench's own input, not measured)."""
+    with open(path, "w") as out:
+        for i in range(docs):
+            out.write(json.dumps({"text": f"Short document {i} about the harbour town and its {i % 97} boats."}) + "\n")
 
-    from flows.generate import shared_store, stream_shards, _save
-    from generators.bonito import BonitoConfig, BonitoGenerator
+
+def rss_config(root: str, path: str) -> dict:
+    """The smallest real run over a JSONL source: Bonito (JSON replies), cheap curation, no selection."""
+    return {
+        "name": "bench-rss",
+        "run_root": root,
+        "engine": {"name": "scripted-rss", "max_model_len": 2048, "max_in_flight": 128},
+        "sources": [{"kind": "jsonl", "path": path, "max_chars": 400}],
+        "generators": [{"method": "bonito", "prompted_format": "json", "shard_size": 256, "tasks": {"qa": None}}],
+        "curation": {"minhash": {"enabled": False}, "decontamination": {"enabled": False}},
+        "selection": {"method": "none"},
+        "export": {"formats": ["messages"], "hf_dataset": False},
+    }
+
+
+def peak_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+class _StopRun(Exception):
+    """Ends a measured run after the stage named by --rss-stop-after."""
+
+
+def rss_child(docs: int, stop_after: str | None = None) -> None:
+    """A whole `taskmill run` (Prefect flow: sources → generate → curate → select → export) over `docs`
+    short JSONL documents with a scripted engine; prints this process's peak RSS (GB) at the end of
+    the run and the peak so far as each stage returns."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    import flows.pipeline as pipeline_mod
+    from taskmill.config import parse_config
+    from taskmill.engine.factory import install_engine
     from taskmill.engine.scripted import ScriptedEngine
-    from taskmill.engine.streaming import StreamingEngine
     from tests.core.streaming_helpers import answer
 
-    documents = [{"id": f"doc:{i:07d}", "text": f"Short document {i} about the harbour town and its {i % 97} boats."}
-                 for i in range(docs)]  # fmt: skip
-    gen = BonitoGenerator(BonitoConfig.model_validate({"method": "bonito", "prompted_format": "json", "shard_size": 256, "tasks": {"qa": None}}), 0)
-    shards = gen.plan_shards(documents)
+    work = tempfile.mkdtemp(prefix="taskmill-bench-rss-")
+    source = os.path.join(work, "docs.jsonl")
+    write_short_documents(source, docs)
+    config = rss_config(os.path.join(work, "runs"), source)
     engine = ScriptedEngine(answer, model_name="scripted", record=False)
     engine.max_model_len = 2048  # type: ignore[attr-defined]
-    stream = StreamingEngine(engine, max_in_flight=128)
-    store = shared_store(tempfile.mkdtemp(prefix="taskmill-bench-rss-"))
-    start = time.perf_counter()
-    asyncio.run(stream_shards(gen, shards, list(range(len(shards))), stream, lambda i, out, s: _save(store, "bonito", i, out, s)))
-    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    print(json.dumps({"peak_rss_gb": peak_gb, "requests": stream.stats.requests, "seconds": time.perf_counter() - start}))
+    stream = install_engine(parse_config(config).engine, engine, max_in_flight=128)
+    phases: dict[str, float] = {"before_run": peak_gb()}
+
+    def measure(stage: str, call):  # the peak RSS so far once `stage` returns (stages run in this order)
+        def wrapped(*args, **kwargs):
+            out = call(*args, **kwargs)
+            phases[f"after_{stage}"] = peak_gb()
+            phases[f"{stage}_end_s"] = time.perf_counter() - start
+            if stage == stop_after:
+                raise _StopRun(stage)
+            return out
+
+        return wrapped
+
+    for stage, attr in (("sources", "sources_stage"), ("generate", "_generate_all"), ("curate", "curate_stage"),
+                        ("select", "select_stage"), ("export", "export_stage")):  # fmt: skip
+        setattr(pipeline_mod, attr, measure(stage, getattr(pipeline_mod, attr)))
+    summary: dict = {}
+    with prefect_test_harness(server_startup_timeout=300):
+        start = time.perf_counter()
+        try:
+            summary = pipeline_mod.pipeline(config=config)
+        except _StopRun:
+            pass
+    seconds = time.perf_counter() - start
+    from taskmill.store import RunStore
+
+    store = RunStore(os.path.join(work, "runs", os.listdir(os.path.join(work, "runs"))[0]))
+    stages = store.manifest()["stages"]
+    print(json.dumps({"peak_rss_gb": peak_gb(), "phases": phases, "requests": stream.stats.requests, "seconds": seconds,
+                      "documents": stages["sources"]["documents"], "stopped_after": stop_after,
+                      "records": summary.get("records_per_stage") or {"generated/bonito": stages["generated/bonito"]["rows"]}}))  # fmt: skip
+    shutil.rmtree(work, ignore_errors=True)  # 1M documents leave ~1 GB of shards
+
+
+def _rss_figure(docs: int, stop_after: str | None) -> dict:
+    extra = ["--rss-stop-after", stop_after] if stop_after else []
+    child = subprocess.run([sys.executable, __file__, "--rss-child", str(docs), *extra], capture_output=True, text=True)
+    if child.returncode:
+        raise SystemExit(f"RSS child ({docs} documents) failed:\n{child.stderr[-4000:]}")
+    rss = json.loads(child.stdout.strip().splitlines()[-1])
+    p = rss["phases"]
+    print(f"RSS child: {rss['documents']} documents, {rss['requests']} requests, whole run {rss['seconds']:.0f}s; "
+          f"peak RSS {rss['peak_rss_gb']:.2f} GB; peak so far at the end of each stage: "
+          + ", ".join(f"{stage} {p[f'after_{stage}']:.2f} GB ({p[f'{stage}_end_s']:.0f}s)"
+                      for stage in ("sources", "generate", "curate", "select", "export") if f"after_{stage}" in p)
+          + f"; before the run (imports) {p['before_run']:.2f} GB; records {rss['records']}")  # fmt: skip
+    return rss
+
+
+def _docs_label(docs: int) -> str:
+    return f"{docs // 1_000_000}m" if docs % 1_000_000 == 0 else f"{docs // 1000}k" if docs % 1000 == 0 else str(docs)
 
 
 def main() -> None:
@@ -140,16 +222,17 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=100)
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--max-num-seqs", type=int, default=64)
-    parser.add_argument("--rss-docs", type=int, default=100_000)
+    parser.add_argument("--rss-docs", type=int, nargs="+", default=[100_000, 1_000_000], help="document counts of the RSS runs")
     parser.add_argument("--quick", action="store_true", help="40 documents, 32 tokens, 10k documents for RSS")
     parser.add_argument("--skip-run", action="store_true", help="only the RSS figure")
+    parser.add_argument("--rss-stop-after", choices=["sources", "generate", "curate", "select"], help="end the RSS runs after this stage")
     parser.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rss_child:
-        rss_child(args.rss_child)
+        rss_child(args.rss_child, args.rss_stop_after)
         return
     if args.quick:
-        args.docs, args.max_tokens, args.rss_docs = 40, 32, 10_000
+        args.docs, args.max_tokens, args.rss_docs = 40, 32, [10_000]
     load = os.getloadavg()[0]
     figures = []
     if not args.skip_run:
@@ -164,11 +247,12 @@ def main() -> None:
             ("engine_busy_fraction", m["busy_fraction"], "fraction", "generate-phase wall time", 0.98),
             ("engine_mean_in_flight", m["mean_in_flight"], "requests", f"max_in_flight {m['max_in_flight']}", None),
         ]
-    child = subprocess.run([sys.executable, __file__, "--rss-child", str(args.rss_docs)], capture_output=True, text=True, check=True)
-    rss = json.loads(child.stdout.strip().splitlines()[-1])
-    print(f"RSS child: {args.rss_docs} documents, {rss['requests']} requests in {rss['seconds']:.1f}s, peak {rss['peak_rss_gb']:.2f} GB")
-    metric = "pipeline_peak_rss_gb_100k_docs" if args.rss_docs == 100_000 else f"pipeline_peak_rss_gb_{args.rss_docs}_docs"
-    figures.append((metric, rss["peak_rss_gb"], "GB", "scripted engine, generate stage", 2.0))
+    for docs in args.rss_docs:
+        rss = _rss_figure(docs, args.rss_stop_after)
+        label = _docs_label(docs)
+        if not args.rss_stop_after:
+            figures.append((f"pipeline_peak_rss_gb_{label}_docs", rss["peak_rss_gb"], "GB", "scripted engine, whole run (sources to export)", 2.0))
+        figures.append((f"generate_peak_rss_gb_{label}_docs", rss["phases"]["after_generate"], "GB", "scripted engine, sources + generate", 2.0))
     print(f"machine load (1-min average) at start: {load:.2f} on {os.cpu_count()} CPUs; now {os.getloadavg()[0]:.2f}")
     for name, value, unit, baseline, goal in figures:
         print(json.dumps({"metric": name, "value": round(value, 4), "unit": unit, "baseline": baseline, "goal": goal}))

@@ -9,14 +9,21 @@ them together) and share one dispatcher per engine. Symbolic generators run
 their shards as Ray tasks. Every shard is written atomically as soon as its
 last result is in; a shard stays the unit of resume, and its content does
 not depend on the order in which requests or shards finish.
+
+Documents stream too: the stage gets the run's `DocumentStream` (or a list),
+and `ShardPlan` walks the generator's `iter_shards` over it twice, once to
+count shards and once, lazily, as shards open; so neither all documents nor
+all shards are held, and a shard's index and content come from the plan
+order alone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import posixpath
 import threading
 import time
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 from prefect import get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
@@ -77,10 +84,13 @@ def _save(store: RunStore, name: str, index: int, out: ShardOutput, seconds: flo
 
 
 async def stream_shards(
-    generator: Generator, shards: list[Any], todo: list[int], stream: StreamingEngine,
+    generator: Generator, shards: Iterable[Any], todo: list[int] | None, stream: StreamingEngine,
     save: Any, on_shard_done: Any = None, steps: StreamSteps | None = None,
 ) -> StreamSteps:  # fmt: skip
     """Run `todo` shards with as many open as keep `stream` fed; `save(index, out, seconds)` each when done.
+
+    `shards` is a list indexed by `todo`, or (with `todo=None`) an iterable of
+    `(index, shard)` pairs that is consumed only as shards open (`ShardPlan.pending`).
 
     A shard is opened while the dispatcher's queue (submitted, not yet in flight) is
     shorter than its in-flight bound, this stage has fewer than twice that many
@@ -89,14 +99,14 @@ async def stream_shards(
     open. So memory stays bounded whatever the number of shards.
     """
     steps = steps or StreamSteps(stream)
-    upcoming = iter(todo)
+    upcoming = iter(shards) if todo is None else ((i, shards[i]) for i in todo)
     open_shards: set[asyncio.Task] = set()
 
     unsaved = [0]  # shards generated and waiting to be written
 
-    async def one(index: int) -> None:
+    async def one(index: int, shard: Any) -> None:
         start = time.perf_counter()
-        out = await generator.run_shard_async(shards[index], steps)
+        out = await generator.run_shard_async(shard, steps)
         unsaved[0] += 1
         try:
             await asyncio.to_thread(save, index, out, time.perf_counter() - start)
@@ -121,11 +131,11 @@ async def stream_shards(
     try:
         while True:
             while not exhausted and room():
-                index = next(upcoming, None)
-                if index is None:
+                pair = next(upcoming, None)
+                if pair is None:
                     exhausted = True
                     break
-                open_shards.add(asyncio.create_task(one(index)))
+                open_shards.add(asyncio.create_task(one(*pair)))
                 await asyncio.sleep(0)  # let it submit its first requests before looking at the queue again
             if not open_shards:
                 if exhausted:
@@ -140,60 +150,109 @@ async def stream_shards(
             pending.cancel()
 
 
-async def _symbolic_shards(cfg: RunConfig, gen_config: GeneratorConfig, shards: list[Any], todo: list[int], save: Any, on_shard_done: Any) -> None:
-    """Symbolic shards as Ray tasks, each saved the moment it returns (results are not held)."""
+async def _symbolic_shards(cfg: RunConfig, gen_config: GeneratorConfig, pending: Iterable[tuple[int, Any]], save: Any, on_shard_done: Any) -> None:
+    """Symbolic shards as Ray tasks, each saved the moment it returns; at most `slots` planned at once."""
     import ray
 
     remote = ray.remote(num_cpus=cfg.ray.task_cpus)(run_symbolic_shard)
     config_ref = ray.put(gen_config)
-    slots = asyncio.Semaphore(max(2, int(ray.available_resources().get("CPU", 2) / cfg.ray.task_cpus)))
+    slots = max(2, int(ray.available_resources().get("CPU", 2) / cfg.ray.task_cpus))
 
-    async def one(index: int) -> None:
-        async with slots:
-            start = time.perf_counter()
-            out = await remote.remote(shards[index], config_ref, cfg.seed)
+    async def one(index: int, shard: Any) -> None:
+        start = time.perf_counter()
+        out = await remote.remote(shard, config_ref, cfg.seed)
         await asyncio.to_thread(save, index, out, time.perf_counter() - start)
         on_shard_done(index)
 
-    await asyncio.gather(*(one(i) for i in todo))
+    running: set[asyncio.Task] = set()
+    failed: BaseException | None = None
+    for index, shard in pending:  # the plan is consumed as slots free up: shards are never all in memory
+        running.add(asyncio.create_task(one(index, shard)))
+        if len(running) >= slots:
+            done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            failed = failed or next((t.exception() for t in done if t.exception()), None)
+            if failed:
+                break
+    if running:
+        done, _ = await asyncio.wait(running)  # shards already running finish and are saved
+        failed = failed or next((t.exception() for t in done if t.exception()), None)
+    if failed:
+        raise failed
+
+
+class ShardPlan:
+    """A generator's shards over `documents`, walked lazily: counted once, then streamed.
+
+    Generators that plan from documents (`iter_shards` overridden) are re-planned on
+    each walk, so no list of shards (or of documents) is built; the others plan once.
+    """
+
+    def __init__(self, generator: Generator, documents: Iterable[dict]):
+        self.generator = generator
+        self.documents = documents
+        self.listed = None if type(generator).iter_shards is not Generator.iter_shards else generator.plan_shards(documents)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.listed) if self.listed is not None else self.generator.iter_shards(self.documents)
+
+    def count(self, done: set[int]) -> tuple[int, int]:
+        """(shards planned, shards among them in `done`)."""
+        total = finished = 0
+        for index, _ in enumerate(self):
+            total += 1
+            finished += index in done
+        return total, finished
+
+    def pending(self, done: set[int]) -> Iterator[tuple[int, Any]]:
+        """(index, shard) of the shards not in `done`, in plan order."""
+        return ((i, shard) for i, shard in enumerate(self) if i not in done)
+
+
+def done_shards(store: RunStore, stage: str) -> set[int]:
+    """Indices of the shards already written for `stage` (resume skips them)."""
+    names = {posixpath.basename(p) for p in store.shard_paths(stage)}
+    return {int(n[len("shard-") : -len(".parquet")]) for n in names if n[len("shard-") : -len(".parquet")].isdigit()}
 
 
 @task(name="generate", task_run_name="generate-{gen_config.name}", cache_policy=NO_CACHE)
-def generate_stage(cfg: RunConfig, gen_config: GeneratorConfig, documents: list[dict]) -> dict[str, Any]:
+def generate_stage(cfg: RunConfig, gen_config: GeneratorConfig, documents: Iterable[dict]) -> dict[str, Any]:
+    """One generator's stage over `documents` (a list, or the run's re-iterable `DocumentStream`)."""
     logger = get_run_logger()
     store = shared_store(cfg.run_dir)
     generator = load_generator_class(gen_config.method)(gen_config, cfg.seed)
-    shards = generator.plan_shards(documents)
     name = gen_config.name or gen_config.method
-    todo = [i for i in range(len(shards)) if not store.has_shard(generated_stage(name), i)]
-    logger.info("%s: %d shards planned, %d already done, %d to run", name, len(shards), len(shards) - len(todo), len(todo))
-    report: dict[str, Any] = {"name": name, "method": gen_config.method, "shards": len(shards), "resumed": len(shards) - len(todo)}
+    plan = ShardPlan(generator, documents)
+    done = done_shards(store, generated_stage(name))
+    planned, resumed = plan.count(done)
+    todo = planned - resumed
+    logger.info("%s: %d shards planned, %d already done, %d to run", name, planned, resumed, todo)
+    report: dict[str, Any] = {"name": name, "method": gen_config.method, "shards": planned, "resumed": resumed}
     if not todo:
         return report
     start = time.perf_counter()
     report["started_at"] = time.time()  # wall clock: stages running side by side overlap
     progress_id = create_progress_artifact(progress=0.0, description=f"{name}: shards done")
-    finished: list[int] = []
+    finished: set[int] = set()
 
     def save(index: int, out: ShardOutput, seconds: float) -> None:
         _save(store, name, index, out, seconds)
 
     def shard_done(index: int) -> None:
-        finished.append(index)
-        update_progress_artifact(progress_id, progress=100.0 * len(finished) / len(todo))
+        finished.add(index)
+        update_progress_artifact(progress_id, progress=100.0 * len(finished) / todo)
 
     if generator.needs_engine:
         stream = get_streaming_engine(cfg.engine)
         bar = tqdm(desc=f"{name} requests", unit="req", dynamic_ncols=True)
         steps = StreamSteps(stream, on_result=lambda _result: bar.update(1))
-        run_coroutine(stream_shards(generator, shards, todo, stream, save, shard_done, steps))
+        run_coroutine(stream_shards(generator, plan.pending(done), None, stream, save, shard_done, steps))
         bar.close()
         report.update(steps.report())
     else:
-        run_coroutine(_symbolic_shards(cfg, gen_config, shards, todo, save, shard_done))
-    missing = sorted(set(todo) - set(finished))
-    if missing:  # never report a stage done with shards silently left out
-        raise RuntimeError(f"{name}: shards {missing[:10]} did not run ({len(missing)} of {len(todo)})")
+        run_coroutine(_symbolic_shards(cfg, gen_config, plan.pending(done), save, shard_done))
+    if len(finished) != todo:  # never report a stage done with shards silently left out
+        missing = sorted(i for i, _ in plan.pending(done | finished))
+        raise RuntimeError(f"{name}: shards {missing[:10]} did not run ({len(missing)} of {todo})")
     report["seconds"] = round(time.perf_counter() - start, 3)
     report["finished_at"] = time.time()
     return report

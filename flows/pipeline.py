@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Any
+from typing import Any, Iterable
 
 import yaml
 from prefect import flow, get_run_logger
@@ -35,7 +35,7 @@ def _engine_window(reports: list[dict[str, Any]]) -> float:
     return max(end for _, end in spans) - min(start for start, _ in spans) if spans else 0.0
 
 
-def _generate_all(cfg: RunConfig, store: RunStore, documents: list[dict]) -> list[dict[str, Any]]:
+def _generate_all(cfg: RunConfig, store: RunStore, documents: Iterable[dict]) -> list[dict[str, Any]]:
     """Run every generator; returns their reports in config order.
 
     Generators run side by side in waves (LLM ones share the engines' dispatcher, symbolic ones use
@@ -47,7 +47,7 @@ def _generate_all(cfg: RunConfig, store: RunStore, documents: list[dict]) -> lis
     while pending:
         ready = [g for g in pending if all(name in reports for name in getattr(g, "from_generators", None) or [])]
 
-        def inputs(gen) -> list[dict]:
+        def inputs(gen) -> Iterable[dict]:
             if not getattr(gen, "from_generators", None):
                 return documents
             return upstream_records(gen, lambda name: from_table(store.read_stage(generated_stage(name))))

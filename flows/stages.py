@@ -20,7 +20,8 @@ from flows.judge import selection_input
 from taskmill.config import RunConfig
 from taskmill.executors import RayExecutor
 from taskmill.records import from_table, to_table
-from taskmill.sources import load_source, table_reports
+from taskmill.documents import DocumentStream, write_documents
+from taskmill.sources import table_reports
 from taskmill.store import RunStore
 
 SHARD_ROWS = 5_000  # rows per shard for stages that re-shard their output
@@ -29,20 +30,18 @@ EMBEDDING_METHODS = {"facility_location", "graph_cut", "logdet", "disparity_sum"
 
 
 @task(name="load-sources", cache_policy=NO_CACHE)
-def sources_stage(cfg: RunConfig) -> tuple[list[dict], list[dict]]:
-    """All documents, and one report per source (documents, skipped rows by reason, example places)."""
+def sources_stage(cfg: RunConfig) -> tuple[DocumentStream, list[dict]]:
+    """The documents (streamed into `sources/` in the run dir), and one report per source and CSV table."""
     logger = get_run_logger()
-    documents: list[dict] = []
-    reports = []
-    for source in cfg.sources:
-        docs, report = load_source(source)
-        logger.info("source %s: %d documents, skipped %s", report["source"], len(docs), report["skipped"] or "none")
+
+    def log(report: dict) -> None:
+        logger.info("source %s: %d documents, skipped %s", report["source"], report["documents"], report["skipped"] or "none")
         for reason, places in report["examples"].items():
             logger.warning("source %s: skipped %d rows (%s), e.g. %s", report["source"], report["skipped"][reason], reason, places[0])
-        if not docs:
+        if not report["documents"]:
             logger.warning("source %s gave no documents: generators that read documents will produce nothing from it", report["source"])
-        documents.extend(docs)
-        reports.append(report)
+
+    documents, reports = write_documents(cfg.run_dir, cfg.sources, log)
     for report in table_reports(cfg.generators):  # CSV tables: rows skipped for a wrong field count
         logger.info("table %s: %d rows, skipped %s", report["source"], report["rows"], report["skipped"] or "none")
         reports.append(report)

@@ -52,7 +52,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Iterator
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -93,13 +93,23 @@ class Generator:
         self.config = config
         self.run_seed = run_seed
 
-    def plan_shards(self, documents: list[dict]) -> list[Any]:
+    def plan_shards(self, documents: Iterable[dict]) -> list[Any]:
         """Split the work into JSON-able shard payloads, deterministically.
 
         `documents` are the run's source documents ({"id", "text", ...}); a
         generator with its own inputs (task specs, tables) may ignore them.
         """
         raise NotImplementedError
+
+    def iter_shards(self, documents: Iterable[dict]) -> Iterator[Any]:
+        """The shards of `plan_shards`, one at a time (what the flow calls).
+
+        `documents` may be the run's `DocumentStream` (re-iterable, read from the run dir in
+        batches). A generator that plans from documents overrides this to stream them: the
+        flow walks the plan twice (count, then run) and never holds it whole. A shard's
+        content must depend only on the documents and the config, never on batch sizes.
+        """
+        return iter(self.plan_shards(documents))
 
     def run_shard(self, shard: Any, engine: Engine | None) -> ShardOutput:
         """One shard through a batch engine (LLM generators) or no engine (symbolic ones)."""

@@ -9,10 +9,11 @@ model; prompted mode asks any instruct model for the same pair in chat.
 
 from __future__ import annotations
 
+import heapq
 import logging
 from collections import Counter
 from dataclasses import replace
-from typing import Any, Literal
+from typing import Any, Iterable, Iterator, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -151,19 +152,39 @@ class BonitoGenerator(Generator):
         self._tasks = {task.type: task for task in config.tasks}
         self._overheads: dict[tuple[str, bool], int] = {}  # prompt tokens with an empty document
 
-    def plan_shards(self, documents: list[dict]) -> list[dict]:
-        """Shards of (task type, document) items; a `count` picks a seeded sample of documents."""
-        for shortfall in self.config.count_shortfalls(len(documents)):
-            log.warning("%s: %s", self.config.name or METHOD, shortfall)
-        items = []
-        for task in self.config.tasks:
-            chosen = documents
-            if task.count is not None and task.count < len(documents):
-                ranked = sorted(documents, key=lambda d: derive_seed(self.run_seed, METHOD, "pick", task.type, d["id"]))
-                chosen = sorted(ranked[: task.count], key=lambda d: d["id"])
-            items.extend({"task_type": task.type, "doc_id": d["id"], "text": d["text"]} for d in chosen)
+    def plan_shards(self, documents: Iterable[dict]) -> list[dict]:
+        """All shards of `iter_shards` as a list (small inputs, tests)."""
+        return list(self.iter_shards(documents))
+
+    def iter_shards(self, documents: Iterable[dict]) -> Iterator[dict]:
+        """Shards of (task type, document) items, one at a time; a `count` picks a seeded sample.
+
+        `documents` is re-iterable (a list, or the run's `DocumentStream`): it is walked once per
+        task type, in its own order, and items fill shards of `shard_size` across task types. So
+        a shard's content depends on the documents and the config only. A `count` keeps the
+        `count` documents with the smallest seeded rank (a heap of `count`, not a sort of all),
+        in document order.
+        """
+        if hasattr(documents, "__len__"):
+            for shortfall in self.config.count_shortfalls(len(documents)):
+                log.warning("%s: %s", self.config.name or METHOD, shortfall)
         size = self.config.shard_size
-        return [{"items": items[i : i + size]} for i in range(0, len(items), size)]
+        items: list[dict] = []
+        for task in self.config.tasks:
+            for doc in self._chosen(task, documents):
+                items.append({"task_type": task.type, "doc_id": doc["id"], "text": doc["text"]})
+                if len(items) == size:
+                    yield {"items": items}
+                    items = []
+        if items:
+            yield {"items": items}
+
+    def _chosen(self, task: BonitoTask, documents: Iterable[dict]) -> Iterable[dict]:
+        if task.count is None:
+            return documents
+        rank = lambda pair: derive_seed(self.run_seed, METHOD, "pick", task.type, pair[1]["id"])  # noqa: E731
+        sample = heapq.nsmallest(task.count, enumerate(documents), key=rank)
+        return [doc for _, doc in sorted(sample, key=lambda pair: pair[0])]
 
     def build_request(self, item: dict, protocol: bool, text: str | None = None) -> GenerationRequest:
         """The request for one (document, task type) item; `text` replaces the document (cut to budget)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 from generators.base import Generator, ShardOutput
 from generators.chains.config import SifoChainConfig
@@ -107,13 +107,25 @@ class SifoChainGenerator(Generator):
         super().__init__(config, run_seed)
         self.config: SifoChainConfig = config
 
-    def plan_shards(self, documents: list[dict]) -> list[list[dict]]:
-        """Documents in groups of `shard_size`, in id order."""
-        if not documents:
-            raise ValueError("sifo_chain: no source documents; add a `sources:` section to the run config")
-        docs = sorted(({"id": d["id"], "text": d["text"]} for d in documents), key=lambda d: d["id"])
+    def plan_shards(self, documents: Iterable[dict]) -> list[list[dict]]:
+        """All shards of `iter_shards` as a list (small inputs, tests)."""
+        return list(self.iter_shards(documents))
+
+    def iter_shards(self, documents: Iterable[dict]) -> Iterator[list[dict]]:
+        """Documents in groups of `shard_size`, in the documents' own (read) order, one group at a time."""
         size = self.config.shard_size
-        return [docs[i : i + size] for i in range(0, len(docs), size)]
+        group: list[dict] = []
+        empty = True
+        for doc in documents:
+            empty = False
+            group.append({"id": doc["id"], "text": doc["text"]})
+            if len(group) == size:
+                yield group
+                group = []
+        if empty:
+            raise ValueError("sifo_chain: no source documents; add a `sources:` section to the run config")
+        if group:
+            yield group
 
     def run_shard(self, shard: list[dict], engine: Engine | None = None) -> ShardOutput:
         cfg = self.config

@@ -179,18 +179,10 @@ def _attach_numbers(column: Column) -> None:
 
 
 def _guess_delimiter(path: str | Path, notes: list[str] | None) -> str:
-    """`,` unless the first line has no comma but a `;`, tab or `|` (European and TSV exports)."""
-    with open(path, encoding="utf-8-sig", errors="replace") as handle:
-        first = handle.readline()
-    if "," in first:
-        return ","
-    counts = {d: first.count(d) for d in (";", "\t", "|")}
-    best = max(counts, key=counts.__getitem__)
-    if counts[best] == 0:
-        return ","
-    if notes is not None:
-        notes.append(f"read {path} with delimiter {best!r}: its header has no comma")
-    return best
+    """The shared rule (`taskmill.csv_tables.guess_delimiter`): the report and preflight read tables the same way."""
+    from taskmill.csv_tables import guess_delimiter
+
+    return guess_delimiter(str(path), notes)
 
 
 def read_csv(
@@ -198,7 +190,7 @@ def read_csv(
 ) -> tuple[list[str], list[list[str]]]:
     """Header and rows of a CSV file. Blank lines are not rows; a row whose field count differs
     from the header's is skipped (its columns would be misaligned) and noted with its line number.
-    `delimiter=None`: a comma, or the `;`/tab/`|` a header without commas uses.
+    `delimiter=None`: guessed (`_guess_delimiter`): a comma, or the `;`/tab/`|`/space a header without commas uses.
 
     Raises ValueError naming the file and line for text the csv module cannot read.
     """
