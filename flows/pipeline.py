@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from typing import Any
 
@@ -12,7 +13,7 @@ from prefect import flow, get_run_logger
 from flows.artifacts import publish_run_artifacts
 from flows.generate import generate_stage, generated_stage
 from flows.judge import judge_stage
-from flows.progress import artifact_key, open_board, stage_counts
+from flows.progress import artifact_key, close_board, open_board, stage_counts
 from flows.stages import curate_stage, export_stage, select_stage, sources_stage
 from flows.summary import build_summary, render_text
 from generators.chains.upstream import run_order, upstream_records
@@ -93,6 +94,8 @@ def pipeline(config_path: str = "", config: dict[str, Any] | None = None) -> dic
     Give a YAML path (what `taskmill run` and deployments do) or a config dict.
     One process at a time per run directory: a second one waits `lock_wait_s`
     seconds, then fails with RunLockedError naming the holder.
+    Output (taskmill/logs.py): one terminal line per stage; vLLM and Ray worker output
+    goes to `<run_dir>/logs/engine.log` (also to the terminal with TASKMILL_VERBOSE=1).
     """
     cfg: RunConfig = _load(config_path, config)
     _tag_flow_run(cfg)
@@ -100,10 +103,12 @@ def pipeline(config_path: str = "", config: dict[str, Any] | None = None) -> dic
         open_board(cfg.run_dir, cfg.resolved_run_id)
         try:
             return _run(cfg, output)
-        except BaseException:
+        except BaseException as exc:
             TERMINAL.end_live()
-            output.write(f"run {cfg.resolved_run_id} failed; the error is in the Prefect flow run log")
+            output.write(f"run {cfg.resolved_run_id} failed: {type(exc).__name__}: {exc}")
             raise
+        finally:
+            close_board(cfg.run_dir)
 
 
 def _run(cfg: RunConfig, output: RunOutput) -> dict[str, Any]:
@@ -114,7 +119,12 @@ def _run(cfg: RunConfig, output: RunOutput) -> dict[str, Any]:
         logger.info("removed %d temp files left by an earlier run", len(removed))
     store.write_text("config.yaml", yaml.safe_dump(cfg.masked(), sort_keys=False))
     logger.info("run %s in %s", cfg.resolved_run_id, store.root)
-    TERMINAL.line(f"taskmill run {cfg.resolved_run_id} → {store.root}  (engine and Ray worker logs: {store.path('logs', 'engine.log')})")
+    TERMINAL.line(f"taskmill run {cfg.resolved_run_id} → {store.root}  (engine and Ray worker logs: {output.path})")
+    if os.environ.get("PREFECT_API_URL"):  # a lasting server (the embedded one stops with the run): link the run
+        from prefect.runtime import flow_run
+
+        if flow_run.ui_url:
+            TERMINAL.line(f"  Prefect UI: {flow_run.ui_url}")
     ensure_ray(cfg.ray.address, cfg.ray.num_cpus)
     output.route_ray_workers()  # Ray registers its printer of worker output in ray.init
 

@@ -110,7 +110,7 @@ def _line_note(note: str, rejected: dict[str, int], shown: int = 2) -> str:
 class StageBoard:
     """The stage table of one run, in the terminal (a line per stage) and as a Prefect table artifact."""
 
-    def __init__(self, run_id: str, terminal: Terminal = TERMINAL, publish: bool = True):
+    def __init__(self, run_id: str, terminal: Terminal | None = TERMINAL, publish: bool = True):
         self.key = f"{artifact_key(run_id)}-stages"
         self.rows: list[dict[str, Any]] = []
         self.terminal = terminal
@@ -136,7 +136,8 @@ class StageBoard:
         with self._lock:
             self.rows.append(row)
             rows = [dict(r) for r in self.rows]
-            self.terminal.line(stage_line(stage, records_in, kept, seconds, _line_note(note, rejected or {})))
+            if self.terminal is not None:
+                self.terminal.line(stage_line(stage, records_in, kept, seconds, _line_note(note, rejected or {})))
             if self.publish:
                 from prefect.artifacts import create_table_artifact
 
@@ -158,11 +159,17 @@ def open_board(run_dir: str, run_id: str, publish: bool = True) -> StageBoard:
         return _BOARDS[run_dir]
 
 
+def close_board(run_dir: str) -> None:
+    """The run ended: later stage calls on this run dir (`taskmill export`) get a silent table."""
+    with _BOARDS_LOCK:
+        _BOARDS.pop(run_dir, None)
+
+
 def board_for(run_dir: str) -> StageBoard:
-    """The run's stage table; a terminal-only one when the stage runs outside `pipeline` (a test calling a task)."""
+    """The run's stage table; a silent one when the stage runs outside `pipeline` (`taskmill export`, a test)."""
     with _BOARDS_LOCK:
         if run_dir not in _BOARDS:
-            _BOARDS[run_dir] = StageBoard(run_dir, publish=False)
+            _BOARDS[run_dir] = StageBoard(run_dir, terminal=None, publish=False)
         return _BOARDS[run_dir]
 
 

@@ -50,7 +50,9 @@ def set_verbose(verbose: bool) -> None:
 
 
 def _progress_bars_off() -> None:
-    """Library progress bars off in this process (for libraries imported before `set_verbose`)."""
+    """Library progress bars off in this process: env for libraries imported later, calls for those imported."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
     if "huggingface_hub" in sys.modules:
         sys.modules["huggingface_hub"].utils.disable_progress_bars()
     if "transformers" in sys.modules:
