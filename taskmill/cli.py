@@ -133,7 +133,10 @@ def _report_failure(exc: BaseException, run_dir: str, verbose: bool) -> None:
     from taskmill.logs import engine_log_path
 
     log = engine_log_path(run_dir)
-    print(f"taskmill run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    if len(lines) > 6:  # a remote traceback (Prefect printed it whole above): where it happened, and what
+        lines = [lines[0], "  ...", *lines[-3:]]
+    print(f"taskmill run failed: {type(exc).__name__}: " + "\n".join(lines), file=sys.stderr)
     if os.path.exists(log):
         if not verbose:
             with open(log, encoding="utf-8", errors="replace") as f:
