@@ -168,3 +168,35 @@ def test_quiet_run_prints_one_line_per_stage_and_publishes_progress_and_stage_ta
     assert "rejected at generate-sql_exec" in out and "rejects by reason: taskmill inspect" not in out
     assert re.search(r"^  curate .* done earlier", out, re.M) and re.search(r"^  generate-bonito .* done earlier", out, re.M)
     assert "engine-startup" not in out  # nothing left to generate: no engine started
+
+
+def test_progress_artifact_moves_from_an_event_loop_thread(prefect_harness):
+    """Shards end inside event loops, some in threads without Prefect's run context: updates must still land."""
+    import threading
+
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterId
+
+    from flows.progress import StageProgress
+
+    @flow(name="quiet-progress")
+    def stage_with_loop():
+        progress = StageProgress("loop-stage", "units done")
+
+        async def finish_some() -> None:
+            progress.advance(3, 4)
+
+        worker = threading.Thread(target=lambda: asyncio.run(finish_some()))  # no Prefect context in this thread
+        worker.start()
+        worker.join()
+        return progress.id
+
+    artifact_id = stage_with_loop()
+
+    async def read():
+        async with get_client() as client:
+            return await client.read_artifacts(artifact_filter=ArtifactFilter(id=ArtifactFilterId(any_=[artifact_id])))
+
+    (artifact,) = asyncio.run(read())
+    assert artifact.type == "progress" and artifact.data == 75.0
