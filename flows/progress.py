@@ -52,12 +52,15 @@ class StageProgress:
 
     def __init__(self, stage: str, description: str):
         from prefect.artifacts import create_progress_artifact
+        from prefect.context import FlowRunContext, TaskRunContext
 
         self.stage = stage
         self.last = 0.0
-        self.id: UUID | None = _quietly(
-            f"{stage} progress", lambda: create_progress_artifact(progress=0.0, description=f"{stage}: {description}", _sync=True)
-        )
+        self.id: UUID | None = None
+        if FlowRunContext.get() or TaskRunContext.get():  # not for a stage called outside a run (`taskmill export`)
+            self.id = _quietly(
+                f"{stage} progress", lambda: create_progress_artifact(progress=0.0, description=f"{stage}: {description}", _sync=True)
+            )
 
     def advance(self, done: float, total: float) -> None:
         self.set(100.0 * done / total if total else 100.0)

@@ -65,7 +65,7 @@ _STARTUP_LOCK = threading.Lock()
 
 @task(name="engine-startup", cache_policy=NO_CACHE)
 def engine_startup(cfg: RunConfig) -> dict[str, Any]:
-    """Start the run's engine (vLLM actors load the model, or the HTTP endpoint is checked); seconds it took."""
+    """Start the run's engine (vLLM actors load the model; for an HTTP endpoint, its client is built); seconds it took."""
     from taskmill.engine.factory import get_streaming_engine
 
     start = time.perf_counter()

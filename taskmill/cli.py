@@ -113,11 +113,19 @@ def main(argv: list[str] | None = None) -> int:
         from flows.pipeline import pipeline
 
         cfg = _checked(args.config)  # config and pre-flight errors before Prefect and Ray start
+        from taskmill.logs import engine_log_path, last_log_path, quiet_prefect_console
+        from taskmill.schedule import for_this_run
+
+        # Also around the flow: Prefect logs a failed flow's traceback after the flow function has returned.
+        log = engine_log_path(for_this_run(cfg).run_dir)
+        restore = (lambda: None) if args.verbose else quiet_prefect_console(log)
         try:
             summary = pipeline(config_path=os.path.abspath(args.config))
         except Exception as exc:  # noqa: BLE001 - any failure: its message, the engine log's path and tail, exit 1
-            _report_failure(exc, cfg.run_dir, verbose=args.verbose)
+            _report_failure(exc, last_log_path() or log, verbose=args.verbose)
             return 1
+        finally:
+            restore()
         print(json.dumps({"run_dir": summary["run_dir"], "export": summary.get("export", {})}, indent=2))
         return 0
     except (ConfigError, SourceError) as exc:
@@ -128,11 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         return 3
 
 
-def _report_failure(exc: BaseException, run_dir: str, verbose: bool) -> None:
+def _report_failure(exc: BaseException, log: str, verbose: bool) -> None:
     """The error, the engine log's path and its last lines (worker output is not in the terminal unless -v)."""
-    from taskmill.logs import engine_log_path
-
-    log = engine_log_path(run_dir)
     lines = [line for line in str(exc).splitlines() if line.strip()]
     if len(lines) > 6:  # a remote traceback (Prefect printed it whole above): where it happened, and what
         lines = [lines[0], "  ...", *lines[-3:]]

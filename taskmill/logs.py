@@ -30,7 +30,7 @@ import os
 import sys
 import threading
 import time
-from typing import Any, TextIO
+from typing import Any, Callable, TextIO
 
 VERBOSE_ENV = "TASKMILL_VERBOSE"
 ENGINE_LOG = "logs/engine.log"
@@ -74,6 +74,14 @@ def ray_logging_level() -> int:
 
 def engine_log_path(run_dir: str) -> str:
     return os.path.join(run_dir, ENGINE_LOG)
+
+
+_LAST_LOG: list[str] = []
+
+
+def last_log_path() -> str | None:
+    """The log file of the latest run started in this process (its run dir may be known only inside the flow)."""
+    return _LAST_LOG[-1] if _LAST_LOG else None
 
 
 class Terminal:
@@ -148,6 +156,45 @@ def _worker_prefix(data: dict[str, Any]) -> str:
     return f"({name} {where})" if name else f"({where})"
 
 
+class _WithoutTraceback(logging.Formatter):
+    """Wraps a console formatter: an error's message without its traceback, which is in the log file."""
+
+    def __init__(self, inner: logging.Formatter | None, log_path: str):
+        super().__init__()
+        self.inner = inner or logging.Formatter()
+        self.log_path = log_path
+
+    def format(self, record: logging.LogRecord) -> str:
+        saved = record.exc_info, record.exc_text, record.stack_info
+        if not saved[0]:
+            return self.inner.format(record)
+        record.exc_info = record.exc_text = record.stack_info = None
+        try:
+            return f"{self.inner.format(record)}  (traceback in {self.log_path})"
+        finally:
+            record.exc_info, record.exc_text, record.stack_info = saved
+
+
+def quiet_prefect_console(log_path: str) -> Callable[[], None]:
+    """Prefect's console handlers show warnings and errors only, errors without their traceback
+    (a note points to `log_path`); returns the function that restores them."""
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    changed: list[tuple[logging.Handler, int, logging.Formatter | None]] = []
+    loggers = [logging.getLogger(), *(lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger))]
+    for handler in {id(h): h for lg in loggers for h in lg.handlers if isinstance(h, PrefectConsoleHandler)}.values():
+        changed.append((handler, handler.level, handler.formatter))
+        handler.setLevel(max(handler.level, logging.WARNING))
+        handler.setFormatter(_WithoutTraceback(handler.formatter, log_path))
+
+    def restore() -> None:
+        for handler, level, formatter in changed:
+            handler.setLevel(level)
+            handler.setFormatter(formatter)
+
+    return restore
+
+
 class RunOutput:
     """While a run lasts: worker lines to `<run_dir>/logs/engine.log`, Prefect's console quiet unless verbose.
 
@@ -164,10 +211,13 @@ class RunOutput:
         self._dispatcher: Any = None
         self._console_levels: list[tuple[logging.Handler, int]] = []
         self._ray_file_handler: logging.Handler | None = None
+        self._error_file_handler: logging.Handler | None = None
+        self._restore_console: Callable[[], None] | None = None
         self._lock = threading.Lock()
 
     def __enter__(self) -> "RunOutput":
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        _LAST_LOG[:] = [self.path]
         self._file = open(self.path, "a", encoding="utf-8", buffering=1)
         self._file.write(f"==== run output {time.strftime('%Y-%m-%d %H:%M:%S')} ====\n")
         self.route_ray_workers()
@@ -184,6 +234,11 @@ class RunOutput:
                 self._dispatcher.add_handler(_RAY_PRINTER, self._printer)
         for handler, level in self._console_levels:
             handler.setLevel(level)
+        if self._restore_console is not None:
+            self._restore_console()
+        if self._error_file_handler is not None:
+            logging.getLogger().removeHandler(self._error_file_handler)
+            self._error_file_handler.close()
         if self._ray_file_handler is not None:
             logging.getLogger("ray").removeHandler(self._ray_file_handler)
             self._ray_file_handler.close()
@@ -227,15 +282,12 @@ class RunOutput:
             self._printer(data)
 
     def _quiet_prefect_console(self) -> None:
-        from prefect.logging.handlers import PrefectConsoleHandler
-
-        seen: set[int] = set()
-        for logger in [logging.getLogger(), *(l for l in logging.Logger.manager.loggerDict.values() if isinstance(l, logging.Logger))]:
-            for handler in logger.handlers:
-                if isinstance(handler, PrefectConsoleHandler) and id(handler) not in seen:
-                    seen.add(id(handler))
-                    self._console_levels.append((handler, handler.level))
-                    handler.setLevel(max(handler.level, logging.WARNING))
+        self._restore_console = quiet_prefect_console(self.path)
+        # The tracebacks the console leaves out go to the log file (the Prefect API gets them too).
+        self._error_file_handler = logging.FileHandler(self.path, encoding="utf-8")
+        self._error_file_handler.setLevel(logging.ERROR)
+        self._error_file_handler.setFormatter(logging.Formatter("(driver) %(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logging.getLogger().addHandler(self._error_file_handler)
 
     def _quiet_ray_driver(self) -> None:
         # Ray's driver-side logger ("ray", its own stderr handler, no propagation): warnings such as
