@@ -4,8 +4,9 @@ Quiet by default: the terminal gets one line per stage (`stage_line`), a live
 line of generation progress when stdout is a terminal, warnings and errors.
 Everything Ray workers print (the vLLM engine actors and their EngineCore
 processes, symbolic-shard and curation tasks) goes to `<run_dir>/logs/engine.log`
-instead; Prefect's console handler shows warnings and errors only, while the
-Prefect API (and so the UI) still receives every log line.
+instead; Prefect's console handler shows warnings and errors only, errors
+without their traceback (written to the log file), while the Prefect API (and
+so the UI) still receives every log line with its traceback.
 
 Verbose (`taskmill run -v`, or `TASKMILL_VERBOSE=1`): worker output and Prefect's
 INFO lines reach the terminal as well, as Ray and Prefect print them by default;

@@ -200,3 +200,29 @@ def test_progress_artifact_moves_from_an_event_loop_thread(prefect_harness):
 
     (artifact,) = asyncio.run(read())
     assert artifact.type == "progress" and artifact.data == 75.0
+
+
+def test_live_generation_line_redraws_in_place_on_a_terminal_and_is_absent_from_a_pipe():
+    import io
+
+    from flows.progress import LiveGeneration
+    from taskmill.logs import Terminal
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    for stream, live_shown in ((Tty(), True), (io.StringIO(), False)):
+        terminal = Terminal(stream)
+        live = LiveGeneration(terminal)
+        live.start("bonito", 3)
+        live.shard_done("bonito")
+        live.request_done("bonito")
+        terminal.line("  generate-bonito done")
+        text = stream.getvalue()
+        assert text.count("\n") == 1 and text.endswith("\r  generate-bonito done\n" if live_shown else "  generate-bonito done\n")
+        assert ("\r  generating: bonito 1/3 shards" in text) is live_shown
+        if live_shown:  # the live line is blanked before the stage line is written over it
+            assert text.rsplit("\r", 2)[-2].strip() == ""
+        else:
+            assert "\r" not in text
