@@ -158,6 +158,7 @@ def _run(cfg: RunConfig, output: RunOutput) -> dict[str, Any]:
         hub = cfg.export.push_to_hub
         summary["hub"] = push_run(store.root, hub.repo, private=hub.private, config_name=hub.config_name, revision=hub.revision)
         logger.info("pushed to the Hub: %s@%s (%s)", hub.repo, hub.revision, ", ".join(summary["hub"]["configs"]))
+        TERMINAL.line(f"  pushed to the Hub: {hub.repo}@{hub.revision} ({', '.join(summary['hub']['configs'])})")
         store.write_text("summary.json", json.dumps(summary, indent=2, default=str))
 
     publish_run_artifacts(artifact_key(cfg.resolved_run_id), summary, selected.get("mixture", []), paths.get("card"))
