@@ -74,7 +74,14 @@ def ray_logging_level() -> int:
 
 
 def engine_log_path(run_dir: str) -> str:
-    return os.path.join(run_dir, ENGINE_LOG)
+    """`<run_dir>/logs/engine.log`, absolute; for a remote run dir (a filesystem URL) a local file named after it."""
+    if run_dir.startswith("file://"):
+        run_dir = run_dir[len("file://") :]
+    elif "://" in run_dir:  # log lines are appended as they come: a local file, not an object store
+        import tempfile
+
+        return os.path.join(tempfile.gettempdir(), "taskmill-logs", run_dir.rstrip("/").rsplit("/", 1)[-1], "engine.log")
+    return os.path.abspath(os.path.join(run_dir, ENGINE_LOG))
 
 
 _LAST_LOG: list[str] = []
