@@ -167,7 +167,7 @@ def generate_stage(cfg: RunConfig, gen_config: GeneratorConfig, documents: list[
     logger.info("%s: %d shards planned, %d already done, %d to run", name, len(shards), len(shards) - len(todo), len(todo))
     report: dict[str, Any] = {"name": name, "method": gen_config.method, "shards": len(shards), "resumed": len(shards) - len(todo)}
     if not todo:
-        generation_done(store, name, report, generated_stage(name), rejects_stage(name))
+        generation_done(cfg.run_dir, store, name, report, generated_stage(name), rejects_stage(name))
         return report
     start = time.perf_counter()
     report["started_at"] = time.time()  # wall clock: stages running side by side overlap
@@ -197,5 +197,5 @@ def generate_stage(cfg: RunConfig, gen_config: GeneratorConfig, documents: list[
         raise RuntimeError(f"{name}: shards {missing[:10]} did not run ({len(missing)} of {len(todo)})")
     report["seconds"] = round(time.perf_counter() - start, 3)
     report["finished_at"] = time.time()
-    generation_done(store, name, report, generated_stage(name), rejects_stage(name))
+    generation_done(cfg.run_dir, store, name, report, generated_stage(name), rejects_stage(name))
     return report

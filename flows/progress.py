@@ -156,7 +156,8 @@ _BOARDS_LOCK = threading.Lock()
 
 
 def open_board(run_dir: str, run_id: str, publish: bool = True) -> StageBoard:
-    """A fresh stage table for a run starting now (stages running in threads find it by run dir)."""
+    """A fresh stage table for a run starting now; stages running in threads find it by the same
+    `run_dir` string (`RunConfig.run_dir`, not `RunStore.root`, which is absolute or scheme-less)."""
     with _BOARDS_LOCK:
         _BOARDS[run_dir] = StageBoard(run_id, publish=publish)
         return _BOARDS[run_dir]
@@ -176,8 +177,11 @@ def board_for(run_dir: str) -> StageBoard:
         return _BOARDS[run_dir]
 
 
-def generation_done(store: RunStore, name: str, report: dict[str, Any], kept_stage: str, rejects_stage: str) -> dict[str, Any]:
-    """The row of a generator stage: candidates on disk (resumed shards included), tokens generated this run."""
+def generation_done(run_dir: str, store: RunStore, name: str, report: dict[str, Any], kept_stage: str, rejects_stage: str) -> dict[str, Any]:
+    """The row of a generator stage: candidates on disk (resumed shards included), tokens generated this run.
+
+    `run_dir` as in the config (`RunConfig.run_dir`): the stage table is found by it, as `open_board` was given it.
+    """
     LIVE.finish(name)
     counts = stage_counts(store, kept_stage, rejects_stage)
     candidates = counts["kept"] + sum(counts["rejected"].values())
@@ -186,7 +190,7 @@ def generation_done(store: RunStore, name: str, report: dict[str, Any], kept_sta
         note += f", {report['resumed']} done earlier"
     if report.get("requests"):
         note += f", {report['requests']} requests"
-    return board_for(store.root).stage_done(
+    return board_for(run_dir).stage_done(
         f"generate-{name}", candidates, counts["kept"], report.get("seconds", 0.0),
         rejected=counts["rejected"], tokens=report.get("completion_tokens"), note=note,
     )  # fmt: skip

@@ -106,7 +106,7 @@ def curate_stage(cfg: RunConfig, names: list[str]) -> dict[str, Any]:
     store = RunStore(cfg.run_dir)
     if store.stage_done("curated"):
         report = store.manifest()["stages"]["curated"].get("report", {})
-        _curate_row(store, report, note="done earlier")
+        _curate_row(cfg.run_dir, store, report, note="done earlier")
         return report
     for stage in ("curated", "rejects/curation"):
         store.clear_stage(stage)
@@ -137,14 +137,14 @@ def curate_stage(cfg: RunConfig, names: list[str]) -> dict[str, Any]:
     summary["seconds"] = round(time.perf_counter() - start, 3)
     store.mark_stage_done("curated", report=summary)
     progress.done()
-    _curate_row(store, summary)
+    _curate_row(cfg.run_dir, store, summary)
     return summary
 
 
-def _curate_row(store: RunStore, report: dict[str, Any], note: str = "") -> None:
+def _curate_row(run_dir: str, store: RunStore, report: dict[str, Any], note: str = "") -> None:
     rejected = stage_counts(store, "curated", "rejects/curation")
     records_in = report.get("records_in", rejected["kept"] + sum(rejected["rejected"].values()))
-    board_for(store.root).stage_done("curate", records_in, rejected["kept"], report.get("seconds", 0.0) if not note else 0.0,
+    board_for(run_dir).stage_done("curate", records_in, rejected["kept"], report.get("seconds", 0.0) if not note else 0.0,
                                      rejected=rejected["rejected"], note=note)  # fmt: skip
 
 

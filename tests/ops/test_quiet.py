@@ -79,6 +79,7 @@ def scripted_factory(monkeypatch):
 def _quiet_config(tmp_path) -> str:
     cfg = chaos_config(str(tmp_path / "runs"), None)
     cfg["name"] = "quiet"
+    cfg["run_root"] = "runs"  # relative, as in the demo: stages find the stage table by the config's run dir
     cfg["engine"] = {"max_num_seqs": 7}  # settings no other test uses: this run starts its own (scripted) engine
     cfg["generators"].append({"method": "sifo_chain", "chains_per_document": 1})
     cfg["selection"] = {"method": "none", "budget": 0.8, "mixture": {"strategy": "temperature", "temperature": 3.0}}
@@ -111,6 +112,7 @@ def test_quiet_run_prints_one_line_per_stage_and_publishes_progress_and_stage_ta
     for name in ("TASKMILL_VERBOSE", "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "HF_HUB_DISABLE_PROGRESS_BARS", "HF_DATASETS_DISABLE_PROGRESS_BARS"):
         monkeypatch.setenv(name, os.environ.get(name, ""))  # main() sets them; restored after the test
         monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
     config = _quiet_config(tmp_path)
     cfg = load_config(config)
     try:
