@@ -26,13 +26,11 @@ import time
 from typing import Any, Iterable, Iterator
 
 from prefect import get_run_logger, task
-from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
-from tqdm.auto import tqdm
 
+from flows.progress import LIVE, StageProgress, generation_done
 from generators.base import Generator, GeneratorConfig, ShardOutput, load_generator_class
 from taskmill.config import RunConfig
-from taskmill.engine.factory import get_streaming_engine
 from taskmill.engine.steps import StreamSteps, run_coroutine
 from taskmill.engine.streaming import StreamingEngine
 from taskmill.records import to_table
@@ -228,10 +226,12 @@ def generate_stage(cfg: RunConfig, gen_config: GeneratorConfig, documents: Itera
     logger.info("%s: %d shards planned, %d already done, %d to run", name, planned, resumed, todo)
     report: dict[str, Any] = {"name": name, "method": gen_config.method, "shards": planned, "resumed": resumed}
     if not todo:
+        generation_done(cfg.run_dir, store, name, report, generated_stage(name), rejects_stage(name))
         return report
     start = time.perf_counter()
     report["started_at"] = time.time()  # wall clock: stages running side by side overlap
-    progress_id = create_progress_artifact(progress=0.0, description=f"{name}: shards done")
+    progress = StageProgress(f"generate-{name}", "shards done")
+    LIVE.start(name, planned, done=resumed)
     finished: set[int] = set()
 
     def save(index: int, out: ShardOutput, seconds: float) -> None:
@@ -239,14 +239,15 @@ def generate_stage(cfg: RunConfig, gen_config: GeneratorConfig, documents: Itera
 
     def shard_done(index: int) -> None:
         finished.add(index)
-        update_progress_artifact(progress_id, progress=100.0 * len(finished) / todo)
+        progress.advance(len(finished), todo)
+        LIVE.shard_done(name)
 
     if generator.needs_engine:
-        stream = get_streaming_engine(cfg.engine)
-        bar = tqdm(desc=f"{name} requests", unit="req", dynamic_ncols=True)
-        steps = StreamSteps(stream, on_result=lambda _result: bar.update(1))
+        from flows.stages import started_engine
+
+        stream = started_engine(cfg)
+        steps = StreamSteps(stream, on_result=lambda _result: LIVE.request_done(name))
         run_coroutine(stream_shards(generator, plan.pending(done), None, stream, save, shard_done, steps))
-        bar.close()
         report.update(steps.report())
     else:
         run_coroutine(_symbolic_shards(cfg, gen_config, plan.pending(done), save, shard_done))
@@ -255,4 +256,5 @@ def generate_stage(cfg: RunConfig, gen_config: GeneratorConfig, documents: Itera
         raise RuntimeError(f"{name}: shards {missing[:10]} did not run ({len(missing)} of {todo})")
     report["seconds"] = round(time.perf_counter() - start, 3)
     report["finished_at"] = time.time()
+    generation_done(cfg.run_dir, store, name, report, generated_stage(name), rejects_stage(name))
     return report

@@ -3,30 +3,30 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from typing import Any, Iterable
 
 import yaml
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from flows.artifacts import publish_run_artifacts
 from flows.generate import generate_stage, generated_stage
 from flows.judge import judge_stage
-from flows.quality import gate_table_rows
+from flows.progress import artifact_key, close_board, open_board, stage_counts
 from flows.stages import curate_stage, export_stage, select_stage, sources_stage
-from flows.summary import build_summary, render_markdown, render_text
+from flows.summary import build_summary, render_text
 from generators.chains.upstream import run_order, upstream_records
 from taskmill.config import RunConfig, load_config, parse_config
 from taskmill.preflight import count_shortfalls
+from taskmill.logs import TERMINAL, RunOutput, is_verbose
 from taskmill.ray_runtime import ensure_ray
 from taskmill.records import from_table
 from taskmill.schedule import for_this_run
 from taskmill.store import RunStore, run_lock
 
 
-def _artifact_key(run_id: str) -> str:
-    # artifact keys allow lowercase letters, digits and dashes only
-    return "".join(c if c.isalnum() else "-" for c in run_id.lower())[:100]
+_artifact_key = artifact_key  # the name other modules knew
 
 
 def _engine_window(reports: list[dict[str, Any]]) -> float:
@@ -95,14 +95,24 @@ def pipeline(config_path: str = "", config: dict[str, Any] | None = None) -> dic
     Give a YAML path (what `taskmill run` and deployments do) or a config dict.
     One process at a time per run directory: a second one waits `lock_wait_s`
     seconds, then fails with RunLockedError naming the holder.
+    Output (taskmill/logs.py): one terminal line per stage; vLLM and Ray worker output
+    goes to `<run_dir>/logs/engine.log` (also to the terminal with TASKMILL_VERBOSE=1).
     """
     cfg: RunConfig = _load(config_path, config)
     _tag_flow_run(cfg)
-    with run_lock(cfg.run_dir, cfg.lock_wait_s):
-        return _run(cfg)
+    with run_lock(cfg.run_dir, cfg.lock_wait_s), RunOutput(cfg.run_dir) as output:
+        open_board(cfg.run_dir, cfg.resolved_run_id)
+        try:
+            return _run(cfg, output)
+        except BaseException as exc:
+            TERMINAL.end_live()
+            output.write(f"run {cfg.resolved_run_id} failed: {type(exc).__name__}: {exc}")
+            raise
+        finally:
+            close_board(cfg.run_dir)
 
 
-def _run(cfg: RunConfig) -> dict[str, Any]:
+def _run(cfg: RunConfig, output: RunOutput) -> dict[str, Any]:
     logger = get_run_logger()
     store = RunStore(cfg.run_dir)
     removed = store.remove_temp_files()  # left by a killed or failed earlier run
@@ -110,13 +120,20 @@ def _run(cfg: RunConfig) -> dict[str, Any]:
         logger.info("removed %d temp files left by an earlier run", len(removed))
     store.write_text("config.yaml", yaml.safe_dump(cfg.masked(), sort_keys=False))
     logger.info("run %s in %s", cfg.resolved_run_id, store.root)
+    TERMINAL.line(f"taskmill run {cfg.resolved_run_id} → {store.root}  (engine and Ray worker logs: {output.path})")
+    if os.environ.get("PREFECT_API_URL"):  # a lasting server (the embedded one stops with the run): link the run
+        from prefect.runtime import flow_run
+
+        if flow_run.ui_url:
+            TERMINAL.line(f"  Prefect UI: {flow_run.ui_url}")
     ensure_ray(cfg.ray.address, cfg.ray.num_cpus)
+    output.route_ray_workers()  # Ray registers its printer of worker output in ray.init
 
     documents, source_reports = sources_stage(cfg)
     reports = _generate_all(cfg, store, documents)
     names = [gen.name for gen in cfg.generators]
     curated = curate_stage(cfg, names)
-    judged = judge_stage(cfg) if cfg.curation.judge.enabled else None
+    judged = _judge(cfg, store) if cfg.curation.judge.enabled else None
     selected = select_stage(cfg)
 
     summary = build_summary(store, cfg.resolved_run_id, names, reports, judged=judged is not None)
@@ -143,15 +160,19 @@ def _run(cfg: RunConfig) -> dict[str, Any]:
         hub = cfg.export.push_to_hub
         summary["hub"] = push_run(store.root, hub.repo, private=hub.private, config_name=hub.config_name, revision=hub.revision)
         logger.info("pushed to the Hub: %s@%s (%s)", hub.repo, hub.revision, ", ".join(summary["hub"]["configs"]))
+        TERMINAL.line(f"  pushed to the Hub: {hub.repo}@{hub.revision} ({', '.join(summary['hub']['configs'])})")
         store.write_text("summary.json", json.dumps(summary, indent=2, default=str))
 
-    key = _artifact_key(cfg.resolved_run_id)
-    create_markdown_artifact(markdown=render_markdown(summary), key=f"{key}-summary", description="taskmill run summary")
-    reject_rows = [{"stage": s, "reason": r, "records": n} for s, reasons in summary["rejects"].items() for r, n in reasons.items()]
-    create_table_artifact(table=reject_rows or [{"stage": "-", "reason": "-", "records": 0}], key=f"{key}-rejects", description="rejects by reason")
-    if summary.get("quality"):
-        create_table_artifact(table=gate_table_rows(summary["quality"]), key=f"{key}-gate", description="quality gate: rejects per generator, stage and reason")
-    if selected.get("mixture"):
-        create_table_artifact(table=selected["mixture"], key=f"{key}-mixture", description="mixture: task, available, chosen, weight")
-    print(render_text(summary))
+    publish_run_artifacts(artifact_key(cfg.resolved_run_id), summary, selected.get("mixture", []), paths.get("card"))
+    TERMINAL.line(render_text(summary, compact=not is_verbose()))
     return summary
+
+
+def _judge(cfg: RunConfig, store: RunStore) -> dict[str, Any]:
+    from flows.progress import board_for
+
+    report = judge_stage(cfg)
+    counts = stage_counts(store, "judged", "rejects/judge")
+    board_for(cfg.run_dir).stage_done("judge", report.get("seen"), counts["kept"], report.get("seconds", 0.0),
+                                      rejected=counts["rejected"], note=str(report.get("model", "")))  # fmt: skip
+    return report

@@ -90,12 +90,16 @@ def render_markdown(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def render_text(summary: dict[str, Any]) -> str:
+def render_text(summary: dict[str, Any], compact: bool = False) -> str:
+    """The end-of-run text; `compact` leaves out the records and rejects per stage (the stage lines had them)."""
     out = [f"taskmill run {summary['run_id']}  ({summary['run_dir']})"]
-    out += [f"  {stage:<28} {n:>8} records" for stage, n in summary["records_per_stage"].items()]
-    for stage, reasons in summary["rejects"].items():
-        for reason, n in reasons.items():
-            out.append(f"  rejected at {stage:<17} {reason:<22} {n:>6}")
+    if compact:
+        out.append(f"  rejects by reason: taskmill inspect {summary['run_dir']}")
+    else:
+        out += [f"  {stage:<28} {n:>8} records" for stage, n in summary["records_per_stage"].items()]
+        for stage, reasons in summary["rejects"].items():
+            for reason, n in reasons.items():
+                out.append(f"  rejected at {stage:<17} {reason:<22} {n:>6}")
     out += render_quality_text(summary.get("quality", {}))
     out.append(
         f"  tokens: {summary['prompt_tokens']} prompt / {summary['completion_tokens']} completion;"

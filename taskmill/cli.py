@@ -29,10 +29,16 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a pipeline config end to end (a Prefect flow on Ray)")
     run.add_argument("config", help="the run config (YAML); rerunning the same config resumes its run directory")
+    run.add_argument(
+        "-v", "--verbose", action="store_true",
+        help="also show vLLM engine and Ray worker output and Prefect's task logs (by default they go to RUN_DIR/logs/engine.log "
+        "and the Prefect UI; the terminal gets one line per stage)",
+    )  # fmt: skip
     validate = sub.add_parser("validate", help="check a config without running anything")
     validate.add_argument("config", help="the run config (YAML) to check")
     serve = sub.add_parser("serve", help="serve the flow on a cron schedule (visible in the Prefect UI)")
     serve.add_argument("config", help="the run config (YAML) each scheduled run executes")
+    serve.add_argument("-v", "--verbose", action="store_true", help="show engine, Ray worker and Prefect task output in this terminal")
     serve.add_argument("--cron", required=True, help='cron schedule in UTC, e.g. "0 3 * * *" (03:00 every day)')
     serve.add_argument("--name", default=None, help="deployment name (default: the config file's name)")
     serve.add_argument(
@@ -58,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     add_evaluate_parser(sub)
     args = parser.parse_args(argv)
     _prefect_defaults()
+    if args.command in ("run", "serve"):
+        from taskmill.logs import set_verbose
+
+        set_verbose(args.verbose)  # before Prefect is imported: it reads its console level once
     if args.command == "evaluate":
         return run_evaluate(args)
 
@@ -102,8 +112,20 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         from flows.pipeline import pipeline
 
-        _checked(args.config)  # config and pre-flight errors before Prefect and Ray start
-        summary = pipeline(config_path=os.path.abspath(args.config))
+        cfg = _checked(args.config)  # config and pre-flight errors before Prefect and Ray start
+        from taskmill.logs import engine_log_path, last_log_path, quiet_prefect_console
+        from taskmill.schedule import for_this_run
+
+        # Also around the flow: Prefect logs a failed flow's traceback after the flow function has returned.
+        log = engine_log_path(for_this_run(cfg).run_dir)
+        restore = (lambda: None) if args.verbose else quiet_prefect_console(log)
+        try:
+            summary = pipeline(config_path=os.path.abspath(args.config))
+        except Exception as exc:  # noqa: BLE001 - any failure: its message, the engine log's path and tail, exit 1
+            _report_failure(exc, last_log_path() or log, verbose=args.verbose)
+            return 1
+        finally:
+            restore()
         print(json.dumps({"run_dir": summary["run_dir"], "export": summary.get("export", {})}, indent=2))
         return 0
     except (ConfigError, SourceError) as exc:
@@ -123,6 +145,21 @@ def _count(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
     return value
+
+
+def _report_failure(exc: BaseException, log: str, verbose: bool) -> None:
+    """The error, the engine log's path and its last lines (worker output is not in the terminal unless -v)."""
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    if len(lines) > 6:  # a remote traceback (Prefect printed it whole above): where it happened, and what
+        lines = [lines[0], "  ...", *lines[-3:]]
+    print(f"taskmill run failed: {type(exc).__name__}: " + "\n".join(lines), file=sys.stderr)
+    if os.path.exists(log):
+        if not verbose:
+            with open(log, encoding="utf-8", errors="replace") as f:
+                tail = f.readlines()[-15:]
+            print(f"last lines of {log}:", file=sys.stderr)
+            sys.stderr.writelines(f"  {line}" for line in tail)
+        print(f"engine and Ray worker log: {log}", file=sys.stderr)
 
 
 def _checked(path: str):

@@ -16,7 +16,11 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
         return
     address = address or os.environ.get("RAY_ADDRESS")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    kwargs: dict = {"ignore_reinit_error": True, "log_to_driver": True}
+    from taskmill.logs import ray_logging_level
+
+    # Worker output is forwarded to this process (log_to_driver), where taskmill.logs.RunOutput writes it to
+    # the run's logs/engine.log (and to the terminal with -v); Ray's own driver lines show at WARNING unless -v.
+    kwargs: dict = {"ignore_reinit_error": True, "log_to_driver": True, "logging_level": ray_logging_level()}
     if address:
         ray.init(address=address, **kwargs)
     else:
