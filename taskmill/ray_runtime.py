@@ -24,4 +24,6 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     if address:
         ray.init(address=address, **kwargs)
     else:
-        ray.init(num_cpus=num_cpus, include_dashboard=False, **kwargs)
+        # "local": a Ray of this run's own. Without it, ray.init() joins whatever `ray start` cluster
+        # this machine last started (and then refuses num_cpus); joining is what `ray.address` is for.
+        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, **kwargs)
