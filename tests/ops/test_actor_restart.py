@@ -1,0 +1,135 @@
+"""Engine actor restart: a killed engine worker is restarted, its requests are sent again, the run ends the same.
+
+The engine actors are real Ray actors on the session's local Ray, hosting the
+scripted engine (`RayVLLMEngine(build=...)`: cheap, deterministic answers from
+tests/ops/chaos.py), so killing the actor's worker process is the same event
+as killing a vLLM worker. The flow is the real Prefect flow.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import threading
+import time
+from concurrent.futures import wait
+
+import pytest
+
+import chaos
+from taskmill.config import parse_config
+from taskmill.engine.base import GenerationRequest
+from taskmill.engine.factory import install_engine, uninstall_engine
+from taskmill.engine.ray_backend import EngineActorLost, RayVLLMEngine
+from taskmill.engine.scripted import ScriptedEngine
+
+pytestmark = pytest.mark.slow
+# Ray workers cannot import test modules (tests/ops is not on their path): ship these by value.
+from ray import cloudpickle  # noqa: E402
+
+cloudpickle.register_pickle_by_value(chaos)
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+REQUEST_S = 0.25  # each scripted request takes this long inside the actor: kills land with requests in flight
+
+
+class SlowScriptedBuild:
+    """Builds the scripted engine inside the actor (pickled to the worker)."""
+
+    def __init__(self, seconds: float = REQUEST_S):
+        self.seconds = seconds
+
+    def __call__(self, settings):
+        seconds = self.seconds
+        return ScriptedEngine(chaos.scripted_answer, model_name="scripted-actor", delay=lambda _request: seconds, record=False)
+
+
+def _config(run_root: str, **engine) -> dict:
+    config = chaos.chaos_config(run_root, None)
+    config["generators"] = config["generators"][:1]  # Bonito only: every request goes through the actor
+    config["engine"] = {"max_model_len": 2048, **engine}
+    return config
+
+
+def _kill_when(engine: RayVLLMEngine, stream, results: int, how) -> threading.Thread:
+    """Kill the engine's actor once `results` requests are back and others are in flight on it."""
+
+    def watch() -> None:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if stream.stats.requests >= results and sum(engine.in_flight) > 0:
+                how()
+                return
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def _run_twice(tmp_path, kill) -> tuple[dict, dict, RayVLLMEngine, int]:
+    """An uninterrupted run, then the same run with `kill(engine)` mid-stage; both runs' export files."""
+    from flows.pipeline import pipeline
+
+    config = _config(str(tmp_path / "runs"), max_actor_restarts=2)
+    cfg = parse_config(config)
+    engine = RayVLLMEngine(cfg.engine, build=SlowScriptedBuild())
+    stream = install_engine(cfg.engine, engine, max_in_flight=4)  # waves of 4: the stage lasts a few seconds
+    try:
+        reference = chaos.export_files(os.path.join(pipeline(config=config)["run_dir"], "export"))
+        shutil.rmtree(cfg.run_dir)
+        stream.stats.requests = 0
+        (before,) = engine.placement()
+        watcher = _kill_when(engine, stream, 6, lambda: kill(engine, before))
+        summary = pipeline(config=config)
+        watcher.join(timeout=1)
+        return reference, chaos.export_files(os.path.join(summary["run_dir"], "export")), engine, before["pid"]
+    finally:
+        uninstall_engine(cfg.engine)
+        engine.shutdown()
+
+
+def test_sigkill_of_the_engine_worker_mid_stage_resends_its_requests_and_the_export_is_identical(tmp_path, prefect_harness, ray_local):
+    reference, resumed, engine, killed_pid = _run_twice(tmp_path, lambda _engine, before: os.kill(before["pid"], signal.SIGKILL))
+    assert engine.resent >= 1, "the kill landed with no request in flight"
+    assert {"records.parquet", "messages.jsonl", "README.md"} <= set(reference)
+    assert chaos.differing(reference, resumed) == []
+
+
+def test_ray_kill_with_restart_resends_in_flight_requests_with_the_same_answers(ray_local):
+    import ray
+
+    from taskmill.engine.settings import EngineSettings
+
+    engine = RayVLLMEngine(EngineSettings(max_actor_restarts=1), build=SlowScriptedBuild(seconds=1.0))
+    try:
+        (before,) = engine.placement()
+        requests = [GenerationRequest(prompt=f"passage {i}", seed=i) for i in range(5)]
+        futures = [engine.submit(r) for r in requests]
+        time.sleep(0.3)
+        ray.kill(engine.actors[0], no_restart=False)
+        texts = [f.result(timeout=120).texts for f in futures]
+        assert texts == [[chaos.scripted_answer(r, 0)] for r in requests]
+        assert engine.resent == 5
+        assert engine.placement()[0]["pid"] != before["pid"]
+    finally:
+        engine.shutdown()
+
+
+def test_resends_are_bounded_and_the_error_names_the_engine_and_count(ray_local):
+    from taskmill.engine.settings import EngineSettings
+
+    engine = RayVLLMEngine(EngineSettings(max_actor_restarts=0), build=SlowScriptedBuild(seconds=30.0))
+    try:
+        (where,) = engine.placement()
+        futures = [engine.submit(GenerationRequest(prompt=f"p{i}", seed=i)) for i in range(3)]
+        time.sleep(0.5)
+        os.kill(where["pid"], signal.SIGKILL)
+        wait(futures, timeout=60)
+        for future in futures:
+            with pytest.raises(EngineActorLost, match=r"engine 'scripted-actor' \(actor 0 of 1\).*sent 1 times \(engine.max_actor_restarts: 0\)"):
+                future.result(timeout=0)
+        assert engine.resent == 0
+    finally:
+        engine.shutdown()
