@@ -11,38 +11,19 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import sys
-import threading
 import time
 from concurrent.futures import wait
 
 import pytest
 
 import chaos
+from cluster import SlowScriptedBuild, kill_when
 from taskmill.config import parse_config
 from taskmill.engine.base import GenerationRequest
 from taskmill.engine.factory import install_engine, uninstall_engine
 from taskmill.engine.ray_backend import EngineActorLost, RayVLLMEngine
-from taskmill.engine.scripted import ScriptedEngine
 
 pytestmark = pytest.mark.slow
-# Ray workers cannot import test modules (tests/ops is not on their path): ship these by value.
-from ray import cloudpickle  # noqa: E402
-
-cloudpickle.register_pickle_by_value(chaos)
-cloudpickle.register_pickle_by_value(sys.modules[__name__])
-REQUEST_S = 0.25  # each scripted request takes this long inside the actor: kills land with requests in flight
-
-
-class SlowScriptedBuild:
-    """Builds the scripted engine inside the actor (pickled to the worker)."""
-
-    def __init__(self, seconds: float = REQUEST_S):
-        self.seconds = seconds
-
-    def __call__(self, settings):
-        seconds = self.seconds
-        return ScriptedEngine(chaos.scripted_answer, model_name="scripted-actor", delay=lambda _request: seconds, record=False)
 
 
 def _config(run_root: str, **engine) -> dict:
@@ -50,22 +31,6 @@ def _config(run_root: str, **engine) -> dict:
     config["generators"] = config["generators"][:1]  # Bonito only: every request goes through the actor
     config["engine"] = {"max_model_len": 2048, **engine}
     return config
-
-
-def _kill_when(engine: RayVLLMEngine, stream, results: int, how) -> threading.Thread:
-    """Kill the engine's actor once `results` requests are back and others are in flight on it."""
-
-    def watch() -> None:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            if stream.stats.requests >= results and sum(engine.in_flight) > 0:
-                how()
-                return
-            time.sleep(0.01)
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    return thread
 
 
 def _run_twice(tmp_path, kill) -> tuple[dict, dict, RayVLLMEngine, int]:
@@ -81,7 +46,7 @@ def _run_twice(tmp_path, kill) -> tuple[dict, dict, RayVLLMEngine, int]:
         shutil.rmtree(cfg.run_dir)
         stream.stats.requests = 0
         (before,) = engine.placement()
-        watcher = _kill_when(engine, stream, 6, lambda: kill(engine, before))
+        watcher = kill_when(engine, stream, 6, lambda: kill(engine, before))
         summary = pipeline(config=config)
         watcher.join(timeout=1)
         return reference, chaos.export_files(os.path.join(summary["run_dir"], "export")), engine, before["pid"]
