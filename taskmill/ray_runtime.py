@@ -3,13 +3,13 @@
 Local by default; a cluster address from the config (or RAY_ADDRESS) joins a
 cluster instead. The dashboard and usage stats stay off: nothing to reach.
 
-Ray 2.60 cannot bind its gRPC servers (GCS, raylet, object manager) to
-loopback: they listen on all interfaces, and `--node-ip-address 127.0.0.1` is
-replaced by the machine's address. What keeps a local run private is Ray's
-token authentication, on by default for clusters Ray starts; taskmill asks for
-it explicitly (`RAY_AUTH_MODE=token`), which is also what a process joining a
-2.60 cluster needs: without it the join hangs a minute, then "Failed to
-connect" (infra/README.md).
+Authentication (Ray 2.60): a cluster Ray starts has token authentication on
+(the token in ~/.ray/auth_token), but a process joining one by explicit address
+stays in "disabled" mode unless RAY_AUTH_MODE=token is set, and then hangs a
+minute before "Failed to connect". So when joining, with RAY_AUTH_MODE unset
+and a token on this machine (RAY_AUTH_TOKEN or the file), token mode is turned
+on the way Ray itself does it for `address="auto"`. Ray's servers cannot be
+bound to loopback in 2.60 (infra/README.md, "Network exposure").
 """
 
 from __future__ import annotations
@@ -24,9 +24,20 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
         return
     address = address or os.environ.get("RAY_ADDRESS")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    os.environ.setdefault("RAY_AUTH_MODE", "token")  # token from RAY_AUTH_TOKEN or ~/.ray/auth_token; joins no-auth clusters too
     kwargs: dict = {"ignore_reinit_error": True, "log_to_driver": True}
     if address:
+        _token_auth_when_joining()
         ray.init(address=address, **kwargs)
     else:
         ray.init(num_cpus=num_cpus, include_dashboard=False, **kwargs)
+
+
+def _token_auth_when_joining() -> None:
+    if "RAY_AUTH_MODE" in os.environ:
+        return  # the user chose
+    try:
+        from ray._private.authentication.authentication_token_setup import maybe_enable_token_auth_if_token_available
+    except ImportError:  # another Ray version: its own defaults apply
+        return
+    # Sets RAY_AUTH_MODE=token (for child processes too) and refreshes Ray's cached config in this one.
+    maybe_enable_token_auth_if_token_available(warn_if_disabled=False)

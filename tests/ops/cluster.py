@@ -208,9 +208,10 @@ def _failover(run_root: str) -> dict:
         cluster.shutdown()
 
 
-def run_child(mode: str, *args: str, env: dict | None = None, timeout: int = 300) -> dict:
-    """Run one child mode in its own process; returns its RESULT (raises with its output tail if it has none)."""
-    done = subprocess.run([sys.executable, os.path.abspath(__file__), mode, *args], env={**os.environ, "PYTHONPATH": ROOT, **(env or {})},
+def run_child(mode: str, *args: str, env: dict | None = None, unset: tuple[str, ...] = (), timeout: int = 300) -> dict:
+    """Run one child mode in its own process (`unset`: variables removed from its environment); returns its RESULT."""
+    child_env = {key: value for key, value in {**os.environ, "PYTHONPATH": ROOT, **(env or {})}.items() if key not in unset}
+    done = subprocess.run([sys.executable, os.path.abspath(__file__), mode, *args], env=child_env,
                           cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     for line in done.stdout.splitlines():
         if line.startswith("RESULT "):

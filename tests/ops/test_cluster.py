@@ -26,7 +26,9 @@ def test_config_on_a_two_node_ray_start_cluster_runs_on_both_nodes(tmp_path, pre
     nodes = cluster.RayStartCluster(temp_dir, head_cpus=1, worker_cpus=2, worker_resources={"engine_node": 1})
     try:
         nodes.start()
-        result = cluster.run_child("two-node", str(tmp_path / "runs"), nodes.address, env={**nodes.env, "PREFECT_API_URL": PREFECT_API_URL.value()})
+        # The run gets the token but not RAY_AUTH_MODE: taskmill turns token mode on itself when joining.
+        result = cluster.run_child("two-node", str(tmp_path / "runs"), nodes.address, env={**nodes.env, "PREFECT_API_URL": PREFECT_API_URL.value()},
+                                   unset=("RAY_AUTH_MODE",))
     finally:
         nodes.stop()
         shutil.rmtree(temp_dir, ignore_errors=True)
