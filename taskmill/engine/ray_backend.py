@@ -26,6 +26,7 @@ the request, not on when or where it ran.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
 import time
@@ -38,6 +39,7 @@ from taskmill.engine.settings import EngineSettings
 # Builds the engine inside the actor from its settings: an object with `async generate(request)`
 # (AsyncVLLMEngine) or `submit(request) -> concurrent Future` (ScriptedEngine, for tests).
 EngineBuilder = Callable[[EngineSettings], Any]
+log = logging.getLogger(__name__)
 RESTART_WAIT_S = 900.0  # how long a resend waits for a dead actor to come back (Ray restart + model load)
 
 
@@ -134,7 +136,8 @@ class RayVLLMEngine:
         self.llm_kwargs = infos[0]["kwargs"]
         self._lock = threading.Lock()
         self.in_flight = [0] * len(self.actors)
-        self.resent = 0  # requests sent again after their actor died (reported, not part of any record)
+        self.resent = 0  # requests sent again after their actor died (tests read it; no record depends on it)
+        self._down: set[int] = set()  # actors that failed a request and have not answered one since (logged once)
         self.dead: set[int] = set()  # actors Ray will not restart again: no request goes there
         self._resend_pool: ThreadPoolExecutor | None = None
         self.tokenizer: Any = None
@@ -179,8 +182,13 @@ class RayVLLMEngine:
                 self.in_flight[index] -= 1
             error = finished.exception()
             if error is None:
+                self._down.discard(index)
                 outer.set_result(finished.result())
             elif isinstance(error, RayActorError):
+                if index not in self._down:
+                    self._down.add(index)
+                    log.warning("engine %r actor %d died (%s); its requests are sent again once Ray restarts it",
+                                self.model_name, index, type(error).__name__)
                 # Off Ray's callback thread: waiting for the restart blocks.
                 self._resender().submit(self._resend, index, request, outer, attempt, error)
             else:

@@ -98,3 +98,11 @@ def test_resends_are_bounded_and_the_error_names_the_engine_and_count(ray_local)
         assert engine.resent == 0
     finally:
         engine.shutdown()
+
+
+def test_restart_and_placement_settings_do_not_change_the_run_id(tmp_path):
+    base = _config(str(tmp_path))
+    moved = _config(str(tmp_path), max_actor_restarts=7, actor_resources={"engine_node": 1})
+    assert parse_config(base).resolved_run_id == parse_config(moved).resolved_run_id
+    with pytest.raises(Exception, match="max_actor_restarts"):
+        parse_config(_config(str(tmp_path), max_actor_restarts=-1))
