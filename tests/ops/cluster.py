@@ -180,12 +180,12 @@ def _failover(run_root: str) -> dict:
         node_a = cluster.add_node(num_cpus=1, resources={"engine_node": 1})
         ray.init(address=cluster.address)
         cluster.wait_for_nodes()
-        _install_scripted_actor_engine(0.25)
+        _install_scripted_actor_engine(1.0)
         config = cluster_config(run_root, cluster.address)
         config["generators"] = config["generators"][:1]  # Bonito: all its requests go through the engine actor
         cfg = parse_config(config)
         engine, stream = get_engine(cfg.engine), get_streaming_engine(cfg.engine)
-        stream.max_in_flight = 4  # waves of 4 requests: the stage lasts a few seconds
+        stream.max_in_flight = 2  # waves of 2 one-second requests: the stage outlasts the node's removal
         reference = chaos.export_files(os.path.join(pipeline(config=config)["run_dir"], "export"))
         shutil.rmtree(cfg.run_dir)
 
@@ -193,7 +193,7 @@ def _failover(run_root: str) -> dict:
         node_b = cluster.add_node(num_cpus=1, resources={"engine_node": 1})
         cluster.wait_for_nodes()
         stream.stats.requests = 0
-        watcher = kill_when(engine, stream, 6, lambda: cluster.remove_node(node_a, allow_graceful=False))
+        watcher = kill_when(engine, stream, 2, lambda: cluster.remove_node(node_a, allow_graceful=False))
         start = time.time()
         summary = pipeline(config=config)
         watcher.join(timeout=1)

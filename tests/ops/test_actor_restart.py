@@ -82,6 +82,24 @@ def test_ray_kill_with_restart_resends_in_flight_requests_with_the_same_answers(
         engine.shutdown()
 
 
+def test_an_actor_gone_for_good_hands_its_requests_to_the_other_engine(ray_local):
+    import ray
+
+    from taskmill.engine.settings import EngineSettings
+
+    engine = RayVLLMEngine(EngineSettings(num_engines=2, actor_num_cpus=0.1, max_actor_restarts=1), build=SlowScriptedBuild(seconds=1.0))
+    try:
+        requests = [GenerationRequest(prompt=f"passage {i}", seed=i) for i in range(6)]
+        futures = [engine.submit(r) for r in requests]  # least in flight first: 3 on each actor
+        time.sleep(0.3)
+        ray.kill(engine.actors[0], no_restart=True)
+        assert [f.result(timeout=120).texts for f in futures] == [[chaos.scripted_answer(r, 0)] for r in requests]
+        assert engine.dead == {0} and engine.resent == 3
+        assert engine.submit(GenerationRequest(prompt="after", seed=9)).result(timeout=60).texts == [chaos.scripted_answer(GenerationRequest(prompt="after", seed=9), 0)]
+    finally:
+        engine.shutdown()
+
+
 def test_resends_are_bounded_and_the_error_names_the_engine_and_count(ray_local):
     from taskmill.engine.settings import EngineSettings
 
