@@ -124,3 +124,17 @@ def test_restart_and_placement_settings_do_not_change_the_run_id(tmp_path):
     assert parse_config(base).resolved_run_id == parse_config(moved).resolved_run_id
     with pytest.raises(Exception, match="max_actor_restarts"):
         parse_config(_config(str(tmp_path), max_actor_restarts=-1))
+
+
+@pytest.mark.vllm
+def test_real_vllm_actor_killed_with_requests_in_flight_reloads_and_gives_the_same_texts(vllm_engine):
+    """The session's real engine: SIGKILL its worker mid-batch; Ray restarts it, the model loads again, same seeded texts."""
+    requests = [GenerationRequest(prompt=f"Write one sentence about the number {i}.", seed=i, max_tokens=32, temperature=0.8) for i in range(6)]
+    before = [f.result().texts for f in [vllm_engine.submit(r) for r in requests]]
+    (where,) = vllm_engine.placement()
+    resent = vllm_engine.resent
+    futures = [vllm_engine.submit(r) for r in requests]
+    time.sleep(0.5)
+    os.kill(where["pid"], signal.SIGKILL)
+    assert [f.result(timeout=600).texts for f in futures] == before
+    assert vllm_engine.resent > resent and vllm_engine.placement()[0]["pid"] != where["pid"]
