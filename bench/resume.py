@@ -15,6 +15,14 @@ with the baseline's, byte for byte.
     resume_fixed_overhead_s     a rerun of the finished run: the cost every resume pays on top of
                                 its remaining work (context for the ratio)
 
+Where a resumed run's time goes (cProfile of a rerun of the finished run): Python imports and the
+Prefect flow run (~15-20% on this machine), the export (always rewritten whole), and until the
+packaged tokenizer loaded through `PreTrainedTokenizerFast` instead of `AutoTokenizer`, torch's
+import inside the export (over half of the rerun). Engines start only when an LLM shard is left
+(flows/generate.py), and Ray is joined, not started, here. On a config this small the fixed part
+(imports, flow run, export) is most of a late-killed run's remaining time, so the ratio stays above
+its goal whatever the resume skips.
+
 Usage: python bench/resume.py [--trials N] [--seed S]
 """
 

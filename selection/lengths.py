@@ -47,12 +47,15 @@ class TokenCounter:
 
 
 def _packaged_smollm2():
-    from transformers import AutoTokenizer
+    # PreTrainedTokenizerFast, not AutoTokenizer: the same tokenizer.json and chat template (same
+    # counts), without AutoTokenizer's imports of torch and the model registry (~4x the load time;
+    # every run's export pays it, a resumed one too: bench/resume.py).
+    from transformers import PreTrainedTokenizerFast
 
     from taskmill import models
 
     # the converted model's tokenizer, or the one extracted from the GGUF (no model conversion needed)
-    return AutoTokenizer.from_pretrained(models.packaged_tokenizer_dir(), local_files_only=True)
+    return PreTrainedTokenizerFast.from_pretrained(models.packaged_tokenizer_dir(), local_files_only=True)
 
 
 @lru_cache(maxsize=4)

@@ -199,6 +199,8 @@ class RunConfig(BaseModel):
         for key in ("run_id", "run_root", "run_mode", "lock_wait_s"):  # where and how, not what
             data.pop(key, None)
         data["export"].pop("push_to_hub", None)
+        for key in ("actor_resources", "max_actor_restarts"):  # placement and fault tolerance: same data
+            data["engine"].pop(key, None)
         return hashlib.sha256(canonical_json(data).encode()).hexdigest()[:10]
 
     @property

@@ -27,6 +27,12 @@ class EngineSettings(BaseModel):
     actor_num_cpus: float = Field(1.0, gt=0)  # keep below the machine's CPUs so Ray tasks still run
     actor_num_gpus: float = Field(0.0, ge=0)  # GPUs per actor; set to tensor_parallel_size on GPU nodes
     tensor_parallel_size: int = Field(1, ge=1)  # GPUs one model copy is sharded over (inside its actor)
+    # Ray custom resources each actor asks for, e.g. {"engine_node": 1} to keep engines on nodes started
+    # with `ray start --resources '{"engine_node": 4}'`. Where, not what: left out of the config hash.
+    actor_resources: dict[str, float] = Field(default_factory=dict)
+    # A dead engine actor (its worker or node killed) is restarted by Ray up to this many times, and each
+    # request it had in flight is sent again up to this many times; then the run fails naming the engine.
+    max_actor_restarts: int = Field(3, ge=0)
     # Requests in flight per engine (the streaming generate stage keeps this many submitted
     # across shards and generators). None: 2 x max_num_seqs, so vLLM's waiting queue refills
     # its running batch without a round trip to the driver.

@@ -36,6 +36,7 @@ def _engine(actors: int) -> tuple[RayVLLMEngine, list]:
     engine.actors = [_Actor(f"a{i}", log) for i in range(actors)]
     engine.in_flight = [0] * actors
     engine._lock = threading.Lock()
+    engine.dead, engine._down = set(), set()  # resend state (taskmill.engine.ray_backend: actor restarts)
     return engine, log
 
 
