@@ -226,6 +226,7 @@ def generate_stage(cfg: RunConfig, gen_config: GeneratorConfig, documents: Itera
     logger.info("%s: %d shards planned, %d already done, %d to run", name, planned, resumed, todo)
     report: dict[str, Any] = {"name": name, "method": gen_config.method, "shards": planned, "resumed": resumed}
     if not todo:
+        store.mark_stage_done(generated_stage(name), planned=planned)  # `taskmill inspect` shows it done
         generation_done(cfg.run_dir, store, name, report, generated_stage(name), rejects_stage(name))
         return report
     start = time.perf_counter()
@@ -256,5 +257,6 @@ def generate_stage(cfg: RunConfig, gen_config: GeneratorConfig, documents: Itera
         raise RuntimeError(f"{name}: shards {missing[:10]} did not run ({len(missing)} of {todo})")
     report["seconds"] = round(time.perf_counter() - start, 3)
     report["finished_at"] = time.time()
+    store.mark_stage_done(generated_stage(name), planned=planned)  # `taskmill inspect` shows it done
     generation_done(cfg.run_dir, store, name, report, generated_stage(name), rejects_stage(name))
     return report

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 
 import pytest
@@ -63,6 +64,8 @@ def test_killed_mid_stage_then_resumed_export_is_byte_identical(tmp_path, prefec
     planned_bonito = -(-(len(DOCS) + 6) // 2)
     done_before = len(_shard_times(run_dir, "bonito"))
     assert 0 < done_before < planned_bonito, "the failure hit mid-stage"
+    with open(os.path.join(run_dir, "manifest.json")) as f:
+        assert not json.load(f)["stages"]["generated/bonito"].get("done"), "a killed stage is not marked done"
 
     resumed = _run(resumed_root, scripted(seed=2))
     reports = {r["name"]: r for r in resumed["generation"]}
@@ -74,6 +77,9 @@ def test_killed_mid_stage_then_resumed_export_is_byte_identical(tmp_path, prefec
             with open(os.path.join(clean["export"]["records"].rsplit("/", 1)[0], name), "rb") as b:
                 assert a.read() == b.read(), name
     assert resumed["records_per_stage"] == clean["records_per_stage"]
+    with open(os.path.join(run_dir, "manifest.json")) as f:
+        stages_done = {stage for stage, info in json.load(f)["stages"].items() if info.get("done")}
+    assert {"generated/bonito", "generated/self_guide", "generated/sql_exec"} <= stages_done  # `taskmill inspect` reads it
     assert clean["records_per_stage"]["generated/bonito"] > 0 and clean["records_per_stage"]["generated/self_guide"] > 0
 
     # Generators ran side by side: each stage started before every other one had finished.
