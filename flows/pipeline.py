@@ -12,6 +12,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.generate import generate_stage, generated_stage
 from flows.judge import judge_stage
+from flows.roundtrip import roundtrip_stage
 from flows.quality import gate_table_rows
 from flows.stages import curate_stage, export_stage, select_stage, sources_stage
 from flows.summary import build_summary, render_markdown, render_text
@@ -115,10 +116,13 @@ def _run(cfg: RunConfig) -> dict[str, Any]:
     reports = _generate_all(cfg, store, documents)
     names = [gen.name for gen in cfg.generators]
     curated = curate_stage(cfg, names)
+    checked = roundtrip_stage(cfg) if cfg.curation.roundtrip.enabled else None
     judged = judge_stage(cfg) if cfg.curation.judge.enabled else None
     selected = select_stage(cfg)
 
-    summary = build_summary(store, cfg.resolved_run_id, names, reports, judged=judged is not None)
+    summary = build_summary(
+        store, cfg.resolved_run_id, names, reports, judged=judged is not None, roundtrip=checked is not None
+    )
     engine_window = _engine_window(reports)
     if engine_window:  # stages overlap: tokens/s over the shared engine time, not the sum of stage times
         summary["tokens_per_s"] = round(sum(r.get("completion_tokens", 0) for r in reports) / engine_window, 1)
@@ -129,6 +133,8 @@ def _run(cfg: RunConfig) -> dict[str, Any]:
         skipped.update(report["skipped"])
     summary["rejects"] = {"sources": dict(sorted(skipped.items())), **summary["rejects"]}
     summary["warnings"] = [f"source {r['source']} gave no rows" for r in source_reports if r.get("documents", r.get("rows")) == 0]
+    if checked is not None:
+        summary["roundtrip"] = checked
     if judged is not None:
         summary["judge"] = judged
     summary["diversity"] = selected.get("diversity", [])
