@@ -11,7 +11,12 @@
   condition rather than a date. The question words are matched at the start of
   the question (after an optional "Question:"), so they are English-only.
 
-Both run inside the task-form gate (filters/task_form.py CHECKS) for the QA
+- `fragment` (field `question`): a question in interrogative form (a wh-word or
+  an auxiliary verb first) that ends with neither "?" nor a sentence end was cut
+  off ("Is the code block", "Is the imaginary literal"). Imperative tasks
+  ("Name the module that ...") are not interrogative and are left alone.
+
+All run inside the task-form gate (filters/task_form.py CHECKS) for the QA
 task types that expect a free answer; scores go to the reject detail.
 """
 
@@ -65,6 +70,23 @@ def has_time(text: str) -> bool:
     return has_number(text) or any(w in TIME_WORDS for w in tokens[:3]) or any(w in TIME_WORDS - {"as", "at", "on", "in", "by"} for w in tokens)
 
 
+INTERROGATIVE = re.compile(
+    r"^\W*(?:what|which|who|whom|whose|when|where|why|how|is|are|was|were|does|do|did|can|could|will|would|"
+    r"should|has|have|had|may|might|must)\b",
+    re.I,
+)
+QUESTION_TYPES = FREE_ANSWER_TYPES | {"yes-no question answering", "multiple-choice question answering"}
+
+
+def check_unfinished_question(v: "TaskView", cfg: "TaskFormConfig") -> "Verdict":
+    if v.task_type not in QUESTION_TYPES:
+        return None
+    question = _question(v)
+    if INTERROGATIVE.match(question) and not re.search(r"[?.!:)\"'”’]\s*$", question):
+        return "fragment", {"field": "question", "last_word": (words(question) or [""])[-1]}
+    return None
+
+
 def check_answer_type(v: "TaskView", cfg: "TaskFormConfig") -> "Verdict":
     if v.task_type not in FREE_ANSWER_TYPES or not v.answer.strip():
         return None
@@ -92,4 +114,4 @@ def check_answer_in_question(v: "TaskView", cfg: "TaskFormConfig") -> "Verdict":
     return None
 
 
-__all__ = ["check_answer_in_question", "check_answer_type", "has_number", "has_time"]
+__all__ = ["check_answer_in_question", "check_answer_type", "check_unfinished_question", "has_number", "has_time"]

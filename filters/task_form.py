@@ -345,12 +345,12 @@ def check_copies_passage(v: TaskView, cfg: TaskFormConfig) -> Verdict:
     return None
 
 
-from filters.answer_form import check_answer_in_question, check_answer_type  # noqa: E402 (uses the names above)
+from filters.answer_form import check_answer_in_question, check_answer_type, check_unfinished_question  # noqa: E402 (uses the names above)
 
 CHECKS = (
     check_placeholder, check_prompt_leak, check_meta_text, check_echo, check_repetitive, check_fragment,
-    check_question, check_yes_no_question, check_label, check_entailment_consistency, check_extractive, check_options,
-    check_numbers, check_answer_type, check_answer_in_question, check_summary, check_copies_passage, check_grounded,
+    check_question, check_unfinished_question, check_yes_no_question, check_label, check_entailment_consistency,
+    check_extractive, check_options, check_numbers, check_answer_type, check_answer_in_question, check_summary, check_copies_passage, check_grounded,
 )  # fmt: skip
 
 

@@ -129,6 +129,13 @@ def test_answer_type_and_answer_in_question(question, answer, reason):
     assert (verdict[0] if verdict else None) == reason
 
 
+def test_an_interrogative_question_without_an_end_is_a_fragment():
+    ynqa = "yes-no question answering"
+    assert task_form_verdict(bonito(1, "Is the morning boat", "Yes", ynqa), GATE) == ("fragment", {"field": "question", "last_word": "boat"})
+    assert task_form_verdict(bonito(2, "Does the morning boat run on Sundays?", "Yes", ynqa), GATE) is None
+    assert task_form_verdict(bonito(3, "Name the place the ferry leaves from.", "The harbour."), GATE) is None
+
+
 @pytest.mark.vllm
 def test_the_packaged_model_recovers_a_right_answer_and_not_a_wrong_one(vllm_engine):
     passage = "Marie Curie was born in Warsaw in 1867. She moved to Paris in 1891 to study physics at the Sorbonne."
