@@ -100,6 +100,7 @@ def generators(docs_count: int) -> list[tuple[str, object]]:
         ("self_guide", SelfGuideGenerator(SelfGuideConfig(rounds=3, **self_guide), 42)),
         # Added for issue 10's second pass: the other generators a user runs, and more Self-Guide.
         ("self_guide-s7", SelfGuideGenerator(SelfGuideConfig(rounds=8, **self_guide), 7)),
+        ("self_guide-s11", SelfGuideGenerator(SelfGuideConfig(rounds=12, **self_guide), 11)),
         ("sql_exec", SqlExecGenerator(SqlExecConfig(method="sql_exec", tasks=24, shard_size=24), 42)),
         ("sifo_chain", SifoChainGenerator(SifoChainConfig(method="sifo_chain", chains_per_document=1, lengths=[2, 3]), 42)),
         (
@@ -111,6 +112,17 @@ def generators(docs_count: int) -> list[tuple[str, object]]:
                     step={"max_tokens": 96},
                 ),
                 42,
+            ),
+        ),
+        (
+            "coi-s7",
+            CoiGenerator(
+                CoiConfig(
+                    method="coi", task_files=[os.path.normpath(os.path.join(tasks_dir, "coi_tasks.yaml"))],
+                    instances_per_task=3, train_lengths=[2, 3], test_lengths=[], max_per_category_tuple=2,
+                    step={"max_tokens": 96},
+                ),
+                7,
             ),
         ),
     ]
