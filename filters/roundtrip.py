@@ -153,12 +153,9 @@ def request_for(record: dict, how: dict[str, Any], cfg: RoundtripConfig, run_see
 
 def agreement(how: dict[str, Any], reanswer: str) -> float:
     """1/0 for labels and exact answers, token F1 for free text."""
-    reference = how["reference"]
-    if how["kind"] == "label":
-        return float(normalize_answer(reanswer) == normalize_answer(reference))
-    if how["kind"] == "exact":
-        return float(normalize_answer(reanswer) == normalize_answer(reference))
-    return token_f1(reanswer, reference)
+    if how["kind"] in ("label", "exact"):
+        return float(normalize_answer(reanswer) == normalize_answer(how["reference"]))
+    return token_f1(reanswer, how["reference"])
 
 
 def roundtrip_records(records: list[dict], engine: Engine, cfg: RoundtripConfig, run_seed: int = 0) -> tuple[list[dict], list[dict], dict]:
@@ -196,7 +193,7 @@ def roundtrip_records(records: list[dict], engine: Engine, cfg: RoundtripConfig,
             score = round(agreement(how, answer), 4)
             meta[STAGE] = {"model": engine.model_name, "kind": how["kind"], "answer": answer[:300], "score": score}
             out = {**record, "meta": meta}
-            if score >= cfg.threshold and (how["kind"] == "text" or score == 1.0):
+            if score >= cfg.threshold if how["kind"] == "text" else score == 1.0:
                 stats["agree"] += 1
                 kept.append(out)
             else:

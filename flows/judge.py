@@ -1,8 +1,8 @@
 """The optional LLM-judge stage between curation and selection (filters/judge.py).
 
-Reads `curated/` (or `roundtrip/` when the round-trip check is on), writes the records it keeps to `judged/` (selection then
-reads that stage) and the others to `rejects/judge/` with their reason and
-scores. Resumed as a unit like the other global stages.
+Reads `curated/` (or `roundtrip/` when the round-trip check is on), writes
+the records it keeps to `judged/` (selection then reads that stage) and the
+others to `rejects/judge/` with their reason and scores. Resumed as a unit like the other global stages.
 """
 
 from __future__ import annotations
