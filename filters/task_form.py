@@ -52,7 +52,11 @@ QUESTION_START = re.compile(
     r"^\W*(?:what|which|who|whom|whose|when|where|why|how|is|are|was|were|does|do|did|can|could|will|would|"
     r"should|has|have|had|in what|according to|name|list|identify|give|find|explain)\b", re.I
 )  # fmt: skip
-PLACEHOLDER = re.compile(r"\{\{?\s*[A-Za-z_][\w .]*\}?\}|\[(?:context|passage|input|question|answer|text|response)\]|<(?:context|passage|question|answer)>", re.I)
+# `{name}`, `{{name}}`, `<passage>`, and a bracketed lower-case identifier standing for content (`[context]`, `[label1]`)
+PLACEHOLDER = re.compile(
+    r"\{\{?\s*[A-Za-z_][\w .]*\}?\}|\[(?:(?i:context|passage|input|question|answer|text|response)|[a-z_]{3,}\d*)\]"
+    r"|<(?i:context|passage|question|answer)>"
+)
 SENTENCE_END = re.compile(r"[.!?…)\]\"'”’`*:;]\s*$")
 AUXILIARY_START = re.compile(
     r"^\W*(?:is|are|was|were|am|does|do|did|can|could|will|would|should|shall|has|have|had|may|might|must)\b", re.I

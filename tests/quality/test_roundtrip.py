@@ -136,6 +136,16 @@ def test_an_interrogative_question_without_an_end_is_a_fragment():
     assert task_form_verdict(bonito(3, "Name the place the ferry leaves from.", "The harbour."), GATE) is None
 
 
+def test_a_bracketed_identifier_in_place_of_content_is_a_placeholder_leak():
+    def self_guide(text):
+        return make_record(method="self_guide", source_id="news", instruction="Write a headline.", input=text, output="Bakery wins contest", seed=1)
+
+    verdict = task_form_verdict(self_guide("[label1]\n[label2]"), GATE)
+    assert verdict == ("placeholder_leak", {"field": "task", "match": "[label1]"})
+    for fine in ("The bakery [NOTE] won.", "As shown in [1], the bakery won the contest.", "Error [Errno 2] ends the run."):
+        assert task_form_verdict(self_guide(fine), GATE) is None, fine
+
+
 @pytest.mark.vllm
 def test_the_packaged_model_recovers_a_right_answer_and_not_a_wrong_one(vllm_engine):
     passage = "Marie Curie was born in Warsaw in 1867. She moved to Paris in 1891 to study physics at the Sorbonne."
