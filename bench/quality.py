@@ -186,6 +186,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="no model: the gate without the round-trip check, no fresh run")
     parser.add_argument("--no-judge", action="store_true", help="skip the optional judge figures")
+    parser.add_argument("--dump", default=None, help="write each record's verdict and round-trip answer here (JSONL), to read them")
     args = parser.parse_args()
     engine = None if args.quick else start_engine()
     records = load_checkset()
@@ -210,6 +211,12 @@ def main() -> None:
         emit(f"gate_junk_recall_{split}", got["recall"], "share", split_base, ">= 0.9")
     per_generator(records, rt, threshold, base)
     reasons = {r["id"]: verdict(r, rt, threshold) for r in records}
+    if args.dump:
+        with open(args.dump, "w", encoding="utf-8") as f:
+            for r in records:
+                row = {"id": r["id"], "generator": r["generator"], "label": r["label"]["kind"], "verdict": reasons[r["id"]]}
+                row.update(roundtrip=(rt or {}).get(r["id"]), question=r["instruction"][-300:], answer=r["output"][:300])
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
     missed = Counter(r["label"]["kind"] for r in records if not r["label"]["usable"] and reasons[r["id"]] is None)
     wrongly = Counter(reasons[r["id"]] for r in records if r["label"]["usable"] and reasons[r["id"]] is not None)
     print(f"junk let through by kind: {dict(missed)}; usable rejected by reason: {dict(wrongly)}", file=sys.stderr)

@@ -59,7 +59,7 @@ def test_free_answers_are_kept_when_the_reanswer_agrees_and_rejected_with_the_sc
         assert PASSAGE in request.messages[1]["content"]
     assert engine.requests[0].seed != engine.requests[1].seed
     # A longer re-answer that holds the generated one agrees partly (F1 2/3): the threshold decides.
-    kept_loose, _, _ = roundtrip_records([wrong], ScriptedEngine(["at 7 am and 5 pm"]), ON)
+    kept_loose, _, _ = roundtrip_records([wrong], ScriptedEngine(["at 7 am and 5 pm"]), RoundtripConfig(enabled=True, threshold=0.6))
     assert kept_loose[0]["meta"]["roundtrip"]["score"] == pytest.approx(0.6667, abs=1e-4)
     _, rejected_strict, _ = roundtrip_records([wrong], ScriptedEngine(["at 7 am and 5 pm"]), RoundtripConfig(enabled=True, threshold=0.7))
     assert rejected_strict[0]["reject_reason"] == "roundtrip_disagree"
