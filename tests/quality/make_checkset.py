@@ -1,12 +1,17 @@
 """Generate the records of the labelled check set (tests/quality/checkset.jsonl).
 
 Real prose we did not write (Python's pydoc topics and the README text of
-installed packages), the packaged model, fixed seeds, several methods and
-prompted formats. The records are what reaches the quality gate: generator
+installed packages), real tables shipped in installed packages (sql_exec's
+bundled statsmodels / scikit-learn tables), the packaged model, fixed seeds,
+several methods (Bonito in three prompted formats, Self-Guide with three
+seeds, CoI with two, sql_exec, sifo_chain) and prompted formats. SQL records
+were labelled after re-running each query on the table as shown in the
+instruction (all 24 denotations matched); SIFO chains by redoing each step. The records are what reaches the quality gate: generator
 rejects (unparseable replies) are not part of the set. Labels are written by a
 person who read each record (tests/quality/labels.jsonl), not by this script.
 
     PYTHONPATH=. python tests/quality/make_checkset.py [--out tests/quality/checkset.jsonl] [--docs 20]
+    PYTHONPATH=. python tests/quality/make_checkset.py --only coi-s7,sql_exec --append   # regenerate some
 """
 
 from __future__ import annotations
