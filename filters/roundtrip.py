@@ -143,12 +143,29 @@ def plan(record: dict, cfg: RoundtripConfig) -> dict[str, Any] | None:
     return None
 
 
+# Our own demonstrations: short answers, so that a small model does not restate the question (which
+# would lower token F1 for a right answer). One free answer and one label.
+DEMOS = (
+    (
+        "The lighthouse on the north cape was built in 1852 from local granite and was automated in 1976.\n\n"
+        "Question: What was the lighthouse built from?",
+        "Local granite",
+    ),
+    (
+        "The lighthouse on the north cape was built in 1852 from local granite and was automated in 1976.\n\n"
+        "Question: Was the lighthouse automated before 1900?\n\nAnswer with one of: yes, no.",
+        "no",
+    ),
+)
+
+
 def request_for(record: dict, how: dict[str, Any], cfg: RoundtripConfig, run_seed: int) -> GenerationRequest:
     user = prompt_view(record)[: cfg.max_chars]
     if how["kind"] == "label":
         user += "\n\nAnswer with one of: " + ", ".join(how["choices"]) + "."
+    demos = [turn for ask, reply in DEMOS for turn in ({"role": "user", "content": ask}, {"role": "assistant", "content": reply})]
     return GenerationRequest(
-        messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}],
+        messages=[{"role": "system", "content": SYSTEM}, *demos, {"role": "user", "content": user}],
         temperature=0.0, max_tokens=cfg.max_tokens, seed=derive_seed(run_seed, STAGE, record["id"]),
         choices=how.get("choices"), stop=None if how["kind"] == "label" else ["\n\n"],
     )  # fmt: skip

@@ -56,7 +56,7 @@ def test_free_answers_are_kept_when_the_reanswer_agrees_and_rejected_with_the_sc
     assert stats == {"requests": 2, "agree": 1, "disagree": 1}
     for request in engine.requests:  # greedy, seeded per record, the record's own prompt
         assert request.temperature == 0.0 and request.seed is not None and request.choices is None
-        assert PASSAGE in request.messages[1]["content"]
+        assert PASSAGE in request.messages[-1]["content"] and len(request.messages) == 6
     assert engine.requests[0].seed != engine.requests[1].seed
     # A longer re-answer that holds the generated one agrees partly (F1 2/3): the threshold decides.
     kept_loose, _, _ = roundtrip_records([wrong], ScriptedEngine(["at 7 am and 5 pm"]), RoundtripConfig(enabled=True, threshold=0.6))
@@ -148,6 +148,7 @@ def test_a_bracketed_identifier_in_place_of_content_is_a_placeholder_leak():
 
 @pytest.mark.vllm
 def test_the_packaged_model_recovers_a_right_answer_and_not_a_wrong_one(vllm_engine):
+    """Questions the 135M model answers right when asked; its own mistakes elsewhere are the bench's business."""
     passage = "Marie Curie was born in Warsaw in 1867. She moved to Paris in 1891 to study physics at the Sorbonne."
 
     def record(i, question, answer, task_type="question answering without choices"):
@@ -155,13 +156,14 @@ def test_the_packaged_model_recovers_a_right_answer_and_not_a_wrong_one(vllm_eng
         return make_record(method="bonito", source_id="curie", instruction=f"{passage}\n\nQuestion: {question}", output=answer, seed=i, meta=meta)
 
     records = [
-        record(1, "In which city was Marie Curie born?", "Warsaw"),
-        record(2, "In which city was Marie Curie born?", "London"),
-        record(3, "Did Marie Curie move to Paris?", "Yes", "yes-no question answering"),
-        record(4, "Did Marie Curie move to Paris?", "No", "yes-no question answering"),
+        record(1, "In what year did Marie Curie move to Paris?", "1891"),
+        record(2, "In what year did Marie Curie move to Paris?", "1867"),
+        record(3, "Was Marie Curie born in Warsaw?", "Yes", "yes-no question answering"),
+        record(4, "Was Marie Curie born in Warsaw?", "No", "yes-no question answering"),
     ]
     kept, rejected, stats = roundtrip_records(records, vllm_engine, ON, run_seed=42)
     assert stats["requests"] == 4
-    assert {r["id"] for r in kept} == {records[0]["id"], records[2]["id"]}
-    assert {r["id"] for r in rejected} == {records[1]["id"], records[3]["id"]}
+    assert [r["id"] for r in kept] == [records[0]["id"], records[2]["id"]]
+    assert [(r["id"], r["reject_reason"]) for r in rejected] == [(records[1]["id"], "roundtrip_disagree"), (records[3]["id"], "roundtrip_disagree")]
+    assert kept[0]["meta"]["roundtrip"]["answer"] == "1891" and kept[1]["meta"]["roundtrip"]["answer"] == "yes"
     assert all(r["meta"]["roundtrip"]["model"] == vllm_engine.model_name for r in kept)
