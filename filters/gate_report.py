@@ -2,7 +2,7 @@
 
 The numbers come from flows/quality.py: for each generator, candidates →
 parsed (kept by the generator) → after the gate (rule filters + task-form
-checks) → after dedup/decontamination → after the judge → selected, the
+checks) → after dedup/decontamination → after the round-trip check → after the judge → selected, the
 rejects by stage and reason, and a few kept and rejected sample records.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-FUNNEL_COLUMNS = ("candidates", "parsed", "after_gate", "curated", "judged", "selected")
+FUNNEL_COLUMNS = ("candidates", "parsed", "after_gate", "curated", "roundtrip", "judged", "selected")
 
 
 def _cell(text: Any, limit: int = 160) -> str:
@@ -61,4 +61,7 @@ def render_quality_text(quality: dict[str, Any]) -> list[str]:
         if gate:
             top = ", ".join(f"{reason} {n}" for reason, n in sorted(gate.items(), key=lambda kv: -kv[1])[:5])
             out.append(f"    gate rejects: {top}")
+        disagree = row.get("rejects", {}).get("roundtrip", {})
+        if disagree:
+            out.append("    round-trip rejects: " + ", ".join(f"{reason} {n}" for reason, n in sorted(disagree.items())))
     return out

@@ -31,6 +31,7 @@ from filters.decontaminate import DecontaminationConfig, EvalIndex, dataset_repo
 from filters.exact import ExactConfig, exact_duplicates
 from filters.judge import JudgeConfig
 from filters.minhash import MinHashConfig, candidate_pairs, cluster_candidates, minhash_text, shingle_hashes
+from filters.roundtrip import RoundtripConfig
 from filters.rules import RulesConfig
 from filters.scan import RULES_STAGE, scan_batch
 from filters.semantic import SemanticConfig, semantic_dedup
@@ -55,6 +56,8 @@ class CurationConfig(BaseModel):
     minhash: MinHashConfig = MinHashConfig()
     semantic: SemanticConfig = SemanticConfig()
     decontamination: DecontaminationConfig = DecontaminationConfig()
+    # optional round-trip consistency check (re-answer generated QA with an engine): flows/roundtrip.py
+    roundtrip: RoundtripConfig = RoundtripConfig()
     judge: JudgeConfig = JudgeConfig()  # optional LLM judge; the flow runs it after curate() (flows/judge.py)
     # method → priority; higher is kept first by the dedup stages (e.g. human-written over synthetic)
     priority: dict[str, int] = {}

@@ -15,7 +15,8 @@ type (Bonito task type names): no_question, not_yes_no_question, not_yes_no,
 bad_label, wrong_label (a hypothesis copied from the passage not labelled as
 entailed), answer_not_in_passage, answer_not_an_option, unsupported_number
 (a number in a QA answer found in neither passage nor question),
-summary_not_shorter, summary_off_passage, ungrounded, copies_passage. Each is a reject reason; its
+summary_not_shorter, summary_off_passage, ungrounded, copies_passage, and from filters/answer_form.py
+answer_type_mismatch and answer_in_question. Each is a reject reason; its
 score goes to meta.curation.detail.
 """
 
@@ -51,7 +52,11 @@ QUESTION_START = re.compile(
     r"^\W*(?:what|which|who|whom|whose|when|where|why|how|is|are|was|were|does|do|did|can|could|will|would|"
     r"should|has|have|had|in what|according to|name|list|identify|give|find|explain)\b", re.I
 )  # fmt: skip
-PLACEHOLDER = re.compile(r"\{\{?\s*[A-Za-z_][\w .]*\}?\}|\[(?:context|passage|input|question|answer|text|response)\]|<(?:context|passage|question|answer)>", re.I)
+# `{name}`, `{{name}}`, `<passage>`, and a bracketed lower-case identifier standing for content (`[context]`, `[label1]`)
+PLACEHOLDER = re.compile(
+    r"\{\{?\s*[A-Za-z_][\w .]*\}?\}|\[(?:(?i:context|passage|input|question|answer|text|response)|[a-z_]{3,}\d*)\]"
+    r"|<(?i:context|passage|question|answer)>"
+)
 SENTENCE_END = re.compile(r"[.!?…)\]\"'”’`*:;]\s*$")
 AUXILIARY_START = re.compile(
     r"^\W*(?:is|are|was|were|am|does|do|did|can|could|will|would|should|shall|has|have|had|may|might|must)\b", re.I
@@ -344,10 +349,12 @@ def check_copies_passage(v: TaskView, cfg: TaskFormConfig) -> Verdict:
     return None
 
 
+from filters.answer_form import check_answer_in_question, check_answer_type, check_unfinished_question  # noqa: E402 (uses the names above)
+
 CHECKS = (
     check_placeholder, check_prompt_leak, check_meta_text, check_echo, check_repetitive, check_fragment,
-    check_question, check_yes_no_question, check_label, check_entailment_consistency, check_extractive, check_options,
-    check_numbers, check_summary, check_copies_passage, check_grounded,
+    check_question, check_unfinished_question, check_yes_no_question, check_label, check_entailment_consistency,
+    check_extractive, check_options, check_numbers, check_answer_type, check_answer_in_question, check_summary, check_copies_passage, check_grounded,
 )  # fmt: skip
 
 

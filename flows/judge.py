@@ -1,8 +1,8 @@
 """The optional LLM-judge stage between curation and selection (filters/judge.py).
 
-Reads `curated/`, writes the records it keeps to `judged/` (selection then
-reads that stage) and the others to `rejects/judge/` with their reason and
-scores. Resumed as a unit like the other global stages.
+Reads `curated/` (or `roundtrip/` when the round-trip check is on), writes
+the records it keeps to `judged/` (selection then reads that stage) and the
+others to `rejects/judge/` with their reason and scores. Resumed as a unit like the other global stages.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from flows.roundtrip import after_curation
 from taskmill.config import RunConfig
 from taskmill.records import from_table, to_table
 from taskmill.store import RunStore
@@ -24,9 +25,9 @@ SHARD_ROWS = 5_000
 
 
 def selection_input(cfg: RunConfig) -> str:
-    """The stage selection reads: judged records when the judge is on, else the curated ones."""
+    """The stage selection reads: judged records when the judge is on, else the curated (round-tripped) ones."""
     judge = getattr(cfg.curation, "judge", None)
-    return JUDGED if judge is not None and judge.enabled else "curated"
+    return JUDGED if judge is not None and judge.enabled else after_curation(cfg)
 
 
 @task(name="judge", cache_policy=NO_CACHE)
@@ -41,7 +42,7 @@ def judge_stage(cfg: RunConfig) -> dict[str, Any]:
         store.clear_stage(stage)
     judge_cfg = cfg.curation.judge
     engine = get_engine(judge_cfg.engine or cfg.engine)
-    records = from_table(store.read_stage("curated"))
+    records = from_table(store.read_stage(after_curation(cfg)))
     start = time.perf_counter()
     kept, rejected = judge_records(records, engine, judge_cfg, cfg.seed)
     for index, begin in enumerate(range(0, len(kept), SHARD_ROWS)):

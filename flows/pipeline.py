@@ -14,6 +14,7 @@ from flows.artifacts import publish_run_artifacts
 from flows.generate import generate_stage, generated_stage
 from flows.judge import judge_stage
 from flows.progress import artifact_key, close_board, open_board, stage_counts
+from flows.roundtrip import ROUNDTRIP, ROUNDTRIP_REJECTS, roundtrip_stage
 from flows.stages import curate_stage, export_stage, select_stage, sources_stage
 from flows.summary import build_summary, render_text
 from generators.chains.upstream import run_order, upstream_records
@@ -133,10 +134,13 @@ def _run(cfg: RunConfig, output: RunOutput) -> dict[str, Any]:
     reports = _generate_all(cfg, store, documents)
     names = [gen.name for gen in cfg.generators]
     curated = curate_stage(cfg, names)
-    judged = _judge(cfg, store) if cfg.curation.judge.enabled else None
+    checked = _engine_check(cfg, store, roundtrip_stage, "roundtrip", ROUNDTRIP, ROUNDTRIP_REJECTS) if cfg.curation.roundtrip.enabled else None
+    judged = _engine_check(cfg, store, judge_stage, "judge", "judged", "rejects/judge") if cfg.curation.judge.enabled else None
     selected = select_stage(cfg)
 
-    summary = build_summary(store, cfg.resolved_run_id, names, reports, judged=judged is not None)
+    summary = build_summary(
+        store, cfg.resolved_run_id, names, reports, judged=judged is not None, roundtrip=checked is not None
+    )
     engine_window = _engine_window(reports)
     if engine_window:  # stages overlap: tokens/s over the shared engine time, not the sum of stage times
         summary["tokens_per_s"] = round(sum(r.get("completion_tokens", 0) for r in reports) / engine_window, 1)
@@ -148,6 +152,8 @@ def _run(cfg: RunConfig, output: RunOutput) -> dict[str, Any]:
     summary["rejects"] = {"sources": dict(sorted(skipped.items())), **summary["rejects"]}
     summary["warnings"] = [f"source {r['source']} gave no rows" for r in source_reports if r.get("documents", r.get("rows")) == 0]
     summary["warnings"] += count_shortfalls(cfg, len(documents))  # Bonito `count`s above the documents there are
+    if checked is not None:
+        summary["roundtrip"] = checked
     if judged is not None:
         summary["judge"] = judged
     summary["diversity"] = selected.get("diversity", [])
@@ -168,11 +174,12 @@ def _run(cfg: RunConfig, output: RunOutput) -> dict[str, Any]:
     return summary
 
 
-def _judge(cfg: RunConfig, store: RunStore) -> dict[str, Any]:
+def _engine_check(cfg: RunConfig, store: RunStore, stage_task, row: str, kept_stage: str, rejects_stage: str) -> dict[str, Any]:
+    """Run an engine-backed check over the curated records (round-trip, judge) and add its row to the stage table."""
     from flows.progress import board_for
 
-    report = judge_stage(cfg)
-    counts = stage_counts(store, "judged", "rejects/judge")
-    board_for(cfg.run_dir).stage_done("judge", report.get("seen"), counts["kept"], report.get("seconds", 0.0),
+    report = stage_task(cfg)
+    counts = stage_counts(store, kept_stage, rejects_stage)
+    board_for(cfg.run_dir).stage_done(row, report.get("seen"), counts["kept"], report.get("seconds", 0.0),
                                       rejected=counts["rejected"], note=str(report.get("model", "")))  # fmt: skip
     return report

@@ -32,9 +32,9 @@ def _sample(row: dict, reason: str | None = None) -> dict:
     return out
 
 
-def quality_by_generator(store: RunStore, names: list[str], judged: bool = False) -> dict[str, Any]:
-    """{generator: {candidates, parsed, after_gate, curated, judged?, selected, rejects: {stage: {reason: n}},
-    samples_kept, samples_rejected}}."""
+def quality_by_generator(store: RunStore, names: list[str], judged: bool = False, roundtrip: bool = False) -> dict[str, Any]:
+    """{generator: {candidates, parsed, after_gate, curated, roundtrip?, judged?, selected,
+    rejects: {stage: {reason: n}}, samples_kept, samples_rejected}}."""
     owner: dict[str, str] = {}
     quality: dict[str, Any] = {}
     for name in names:
@@ -49,19 +49,20 @@ def quality_by_generator(store: RunStore, names: list[str], judged: bool = False
     text = ["id", "instruction", "output", "reject_reason", "reject_stage"]
     by_stage: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
     rejected_samples: dict[str, dict[str, dict]] = defaultdict(dict)  # one sample per reason, first seen
-    for stage_dir in ("rejects/curation", "rejects/judge"):
+    for stage_dir in ("rejects/curation", "rejects/roundtrip", "rejects/judge"):
         for row in _columns(store, stage_dir, text):
             name = owner.get(row["id"])
             if name is None:
                 continue
-            group = "gate" if row["reject_stage"] in GATE_STAGES else ("judge" if stage_dir == "rejects/judge" else "dedup")
+            group = "gate" if row["reject_stage"] in GATE_STAGES else stage_dir.removeprefix("rejects/").replace("curation", "dedup")
             by_stage[name][group][row["reject_reason"]] += 1
-            if group in ("gate", "judge"):
+            if group in ("gate", "roundtrip", "judge"):
                 rejected_samples[name].setdefault(row["reject_reason"], _sample(row, row["reject_reason"]))
-    kept_stage = "judged" if judged else "curated"
-    counts: dict[str, Counter] = {stage: Counter() for stage in ("curated", "judged", "selected")}
+    stages = ["curated"] + ["roundtrip"] * roundtrip + ["judged"] * judged + ["selected"]
+    kept_stage = stages[-2]
+    counts: dict[str, Counter] = {stage: Counter() for stage in stages}
     kept_samples: dict[str, list[dict]] = defaultdict(list)
-    for stage in ("curated", "judged", "selected") if judged else ("curated", "selected"):
+    for stage in stages:
         for row in _columns(store, stage, text if stage == kept_stage else ["id"]):
             name = owner.get(row["id"])
             if name is None:
@@ -73,8 +74,8 @@ def quality_by_generator(store: RunStore, names: list[str], judged: bool = False
         gate = by_stage[name]["gate"]
         row["after_gate"] = row["parsed"] - sum(gate.values())
         row["curated"] = counts["curated"][name]
-        if judged:
-            row["judged"] = counts["judged"][name]
+        for stage in stages[1:-1]:
+            row[stage] = counts[stage][name]
         row["selected"] = counts["selected"][name]
         row["rejects"].update({group: dict(reasons) for group, reasons in by_stage[name].items() if reasons})
         row["samples_kept"] = kept_samples[name]

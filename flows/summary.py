@@ -35,7 +35,8 @@ def _stage_totals(store: RunStore, stage: str) -> dict[str, Any]:
 
 
 def build_summary(
-    store: RunStore, run_id: str, names: list[str], generation_reports: list[dict], judged: bool = False
+    store: RunStore, run_id: str, names: list[str], generation_reports: list[dict], judged: bool = False,
+    roundtrip: bool = False,
 ) -> dict[str, Any]:
     per_stage: dict[str, int] = {}
     rejects: dict[str, dict[str, int]] = {}
@@ -48,6 +49,9 @@ def build_summary(
         prompt_tokens += kept["prompt_tokens"] + dropped["prompt_tokens"]
     per_stage["curated"] = _stage_totals(store, "curated")["rows"]
     rejects["curation"] = _stage_totals(store, "rejects/curation")["reasons"]
+    if roundtrip:
+        per_stage["roundtrip"] = _stage_totals(store, "roundtrip")["rows"]
+        rejects["roundtrip"] = _stage_totals(store, "rejects/roundtrip")["reasons"]
     if judged:
         per_stage["judged"] = _stage_totals(store, "judged")["rows"]
         rejects["judge"] = _stage_totals(store, "rejects/judge")["reasons"]
@@ -65,7 +69,7 @@ def build_summary(
         "tokens_per_s": round(engine_tokens / engine_seconds, 1) if engine_seconds else 0.0,
         "generation": generation_reports,
         # per generator: candidates → kept after the gate → ..., rejects by reason, sample records
-        "quality": quality_by_generator(store, names, judged),
+        "quality": quality_by_generator(store, names, judged, roundtrip),
     }
 
 

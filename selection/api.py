@@ -24,6 +24,7 @@ from selection.compression import compression_ratio, ngram_diversity, top_k, zip
 from selection.config import SelectionConfig, resolve_budget
 from selection.greedy import GreedyResult, farthest_point, run_greedy
 from selection.kernels import cosine_kernel, inverse_lists, knn_graph, require_finite
+from selection.quality import WithQuality, quality_scores
 from selection.mixture import (
     MixtureRow,
     extend_by_repeats,
@@ -80,8 +81,12 @@ def _select_group(
     config: SelectionConfig,
     seed_key: str,
     allow_upsample: bool = False,
+    quality: np.ndarray | None = None,
 ) -> GreedyResult:
-    """Choose `count` of `positions` with `method`; returns global positions."""
+    """Choose `count` of `positions` with `method`; returns global positions.
+
+    `quality`: q_j per record (all records), added as λ·Σq to greedy set functions (selection/quality.py).
+    """
     positions = np.asarray(positions, dtype=np.int64)
     take = min(count, len(positions))
     if take <= 0:
@@ -99,6 +104,8 @@ def _select_group(
         local, _radius = farthest_point(embeddings=embeddings[positions], k=take)
     else:
         f = build_function(method, embeddings[positions], config)
+        if quality is not None and config.quality.weight > 0:
+            f = WithQuality(f, quality[positions], config.quality.weight)
         local = run_greedy(
             f,
             take,
@@ -143,6 +150,7 @@ def select(records: Sequence[dict], embeddings: np.ndarray | None, config: Selec
     total = resolve_budget(config.budget, len(records))
     groups = group_by_task(records)
     scores = None
+    quality = quality_scores(records, config.quality) if config.quality.weight > 0 else None
     if config.method == "zipfit":
         z = config.zipfit
         texts = [record_text(r) for r in records]
@@ -154,10 +162,12 @@ def select(records: Sequence[dict], embeddings: np.ndarray | None, config: Selec
         "seed": config.seed,
         "kernel": config.kernel.model_dump(),
     }
+    if quality is not None:
+        details["quality"] = {**config.quality.model_dump(), "mean_q": round(float(quality.mean()), 4)}
     if config.method == "smart" or config.mixture.strategy == "smart":
-        return _select_smart(records, emb, scores, groups, total, config, details)
+        return _select_smart(records, emb, scores, groups, total, config, details, quality)
     if config.mixture.strategy == "none":
-        result = _select_group(range(len(records)), total, config.method, emb, scores, config, "all")
+        result = _select_group(range(len(records)), total, config.method, emb, scores, config, "all", quality=quality)
         table = _table(groups, result.indices, {})
         for row in table:  # no target mix: the weight is the realized share
             row["weight"] = row["chosen"] / max(1, len(result.indices))
@@ -171,7 +181,7 @@ def select(records: Sequence[dict], embeddings: np.ndarray | None, config: Selec
     objective = 0.0
     for task, count in zip(tasks, counts):
         part = _select_group(
-            groups[task], count, config.method, emb, scores, config, task, config.mixture.allow_upsample
+            groups[task], count, config.method, emb, scores, config, task, config.mixture.allow_upsample, quality
         )
         indices += part.indices
         gains += part.gains
@@ -181,7 +191,7 @@ def select(records: Sequence[dict], embeddings: np.ndarray | None, config: Selec
     return SelectionResult(indices, gains, objective, table, details)
 
 
-def _select_smart(records, emb, scores, groups, total, config: SelectionConfig, details: dict) -> SelectionResult:
+def _select_smart(records, emb, scores, groups, total, config: SelectionConfig, details: dict, quality=None) -> SelectionResult:
     smart = config.smart
     plan = plan_smart([task_of(r) for r in records], emb, total, smart, seed=config.seed)
     indices: list[int] = []
@@ -190,7 +200,7 @@ def _select_smart(records, emb, scores, groups, total, config: SelectionConfig, 
         task = plan.tasks[j]
         budget = plan.budgets[task]
         if config.method != "smart":
-            part = _select_group(groups[task], budget, config.method, emb, scores, config, task)
+            part = _select_group(groups[task], budget, config.method, emb, scores, config, task, quality=quality)
             indices += part.indices
             gains += part.gains
             continue
@@ -199,7 +209,7 @@ def _select_smart(records, emb, scores, groups, total, config: SelectionConfig, 
             by_template[template_type_of(records[i])].append(i)
         split = template_split(budget, {t: len(m) for t, m in by_template.items()})
         for template, count in split.items():
-            part = _smart_instances(by_template[template], count, emb, config)
+            part = _smart_instances(by_template[template], count, emb, config, quality)
             indices += part.indices
             gains += part.gains
     if config.method == "smart":
@@ -216,14 +226,14 @@ def _select_smart(records, emb, scores, groups, total, config: SelectionConfig, 
     return SelectionResult(indices, gains, plan.objective, _table(groups, indices, weights), details)
 
 
-def _smart_instances(positions: list[int], count: int, emb: np.ndarray, config: SelectionConfig) -> GreedyResult:
+def _smart_instances(positions: list[int], count: int, emb: np.ndarray, config: SelectionConfig, quality=None) -> GreedyResult:
     """Stage 2: f2 greedy inside one (task, template) group; parity uses the raw dense cosine kernel."""
     method = {"fl": "facility_location", "gc": "graph_cut", "logdet": "logdet"}[config.smart.f2]
     smart = config.smart
     sub = config.model_copy(update={"optimizer": "lazy", "gc_lambda": smart.gc_lambda, "logdet_lambda": smart.logdet_lambda})
     if smart.mode == "parity":
         sub = sub.model_copy(update={"kernel": sub.kernel.model_copy(update={"kind": "dense", "mode": "raw"})})
-    return _select_group(positions, count, method, emb, None, sub, f"smart-{positions[0] if positions else 0}")
+    return _select_group(positions, count, method, emb, None, sub, f"smart-{positions[0] if positions else 0}", quality=quality)
 
 
 def record_text(record: dict) -> str:

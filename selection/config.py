@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from selection.quality import QualityConfig
+
 Method = Literal[
     "none", "facility_location", "graph_cut", "logdet", "disparity_sum", "disparity_min", "smart", "zipfit"
 ]
@@ -115,6 +117,7 @@ class SelectionConfig(BaseModel):
     smart: SmartConfig = Field(default_factory=SmartConfig)
     zipfit: ZipFitConfig = Field(default_factory=ZipFitConfig)
     templates: TemplateMixConfig = Field(default_factory=TemplateMixConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)  # quality × diversity (selection/quality.py)
     format: ExportFormat = "messages"
     seed: int = 0
 
@@ -131,6 +134,11 @@ class SelectionConfig(BaseModel):
 
     @model_validator(mode="after")
     def _method_needs(self) -> "SelectionConfig":
+        if self.quality.weight > 0 and self.method in ("none", "zipfit", "disparity_min"):
+            raise ValueError(
+                f"quality.weight needs a greedy set-function method (facility_location, graph_cut, logdet, "
+                f"disparity_sum, smart), not method={self.method!r}"
+            )
         if self.method == "zipfit" and not self.zipfit.targets:
             raise ValueError("zipfit.targets: must list target texts (examples of the domain to align to) when method='zipfit'")
         if self.method == "disparity_sum" and self.optimizer == "lazy":

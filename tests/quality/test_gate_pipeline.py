@@ -1,7 +1,7 @@
 """The gate inside curate(), the per-generator report built from a run directory, and the whole flow.
 
 The last test runs the real flow (Prefect, Ray, the packaged model on vLLM) with
-the gate and the judge on; it checks accounting and what the user is shown,
+the gate, the round-trip check and the judge on; it checks accounting and what the user is shown,
 not the quality of what a 135M model writes.
 """
 
@@ -69,6 +69,22 @@ def test_quality_report_per_generator_from_the_run_directory(tmp_path):
     assert {"generator": "bonito", "stage": "gate", "reason": "echo", "records": 1} in gate_table_rows(quality)
 
 
+def test_quality_report_counts_the_roundtrip_stage(tmp_path):
+    store = RunStore(str(tmp_path))
+    store.write_shard(generated_stage("bonito"), 0, to_table([GOOD, OFF]))
+    store.write_shard("curated", 0, to_table([GOOD, OFF]))
+    store.write_shard("roundtrip", 0, to_table([GOOD]))
+    store.write_shard("rejects/roundtrip", 0, to_table([reject(OFF, "roundtrip_disagree", "roundtrip", score=0.1)]))
+    store.write_shard("selected", 0, to_table([GOOD]))
+    row = quality_by_generator(store, ["bonito"], roundtrip=True)["bonito"]
+    assert {k: row[k] for k in ("parsed", "after_gate", "curated", "roundtrip", "selected")} == {
+        "parsed": 2, "after_gate": 2, "curated": 2, "roundtrip": 1, "selected": 1,
+    }  # fmt: skip
+    assert row["rejects"]["roundtrip"] == {"roundtrip_disagree": 1}
+    assert [s["reason"] for s in row["samples_rejected"]] == ["roundtrip_disagree"]
+    assert "| bonito | 2 | 2 | 2 | 2 | 1 | 1 | 50% |" in render_quality_markdown(quality_by_generator(store, ["bonito"], roundtrip=True))
+
+
 @pytest.mark.vllm
 @pytest.mark.slow
 def test_flow_with_gate_and_judge_shows_the_user_what_was_kept(tmp_path, prefect_harness, vllm_engine):
@@ -83,16 +99,20 @@ def test_flow_with_gate_and_judge_shows_the_user_what_was_kept(tmp_path, prefect
         "run_root": str(tmp_path / "runs"),
         "sources": [{"kind": "inline", "texts": docs}],
         "generators": [{"method": "bonito", "tasks": {"ynqa": None, "qa": None}, "n": 2, "max_tokens": 128}],
-        "curation": {"task_form": {"enabled": True}, "judge": {"enabled": True, "threshold": 2.0}},
+        "curation": {"task_form": {"enabled": True}, "roundtrip": {"enabled": True}, "judge": {"enabled": True, "threshold": 2.0}},
         "selection": {"method": "none"},
         "export": {"formats": ["messages"], "dataset_name": "gate"},
     }
     summary = pipeline(config=config)
     row = summary["quality"]["bonito"]
     assert row["candidates"] == 8 and row["parsed"] + sum(row["rejects"]["generator"].values()) == 8
-    assert row["after_gate"] >= row["curated"] >= row["judged"] == row["selected"]
+    assert row["after_gate"] >= row["curated"] >= row["roundtrip"] >= row["judged"] == row["selected"]
+    checked = summary["roundtrip"]
+    assert checked["seen"] == row["curated"] and checked["kept"] + sum(checked["rejected"].values()) == checked["seen"]
+    assert checked["requests"] + checked["unchecked"] == checked["seen"]
+    assert summary["records_per_stage"]["roundtrip"] == checked["kept"] == row["roundtrip"]
     judge = summary["judge"]
-    assert judge["seen"] == row["curated"] and judge["kept"] + sum(judge["rejected"].values()) == judge["seen"]
+    assert judge["seen"] == row["roundtrip"] and judge["kept"] + sum(judge["rejected"].values()) == judge["seen"]
     card = open(summary["export"]["card"], encoding="utf-8").read()
     assert "## Quality gate" in card and "| generator | candidates | parsed | after_gate |" in card
     store = RunStore(summary["run_dir"])
