@@ -37,7 +37,8 @@ def _run_twice(tmp_path, kill) -> tuple[dict, dict, RayVLLMEngine, int]:
     """An uninterrupted run, then the same run with `kill(engine)` mid-stage; both runs' export files."""
     from flows.pipeline import pipeline
 
-    config = _config(str(tmp_path / "runs"), max_actor_restarts=2)
+    # A quarter CPU: the session's vLLM actor holds one of Ray's two, and curation's Ray tasks need the rest.
+    config = _config(str(tmp_path / "runs"), max_actor_restarts=2, actor_num_cpus=0.25)
     cfg = parse_config(config)
     engine = RayVLLMEngine(cfg.engine, build=SlowScriptedBuild())
     stream = install_engine(cfg.engine, engine, max_in_flight=4)  # waves of 4: the stage lasts a few seconds
@@ -67,7 +68,7 @@ def test_ray_kill_with_restart_resends_in_flight_requests_with_the_same_answers(
 
     from taskmill.engine.settings import EngineSettings
 
-    engine = RayVLLMEngine(EngineSettings(max_actor_restarts=1), build=SlowScriptedBuild(seconds=1.0))
+    engine = RayVLLMEngine(EngineSettings(max_actor_restarts=1, actor_num_cpus=0.25), build=SlowScriptedBuild(seconds=1.0))
     try:
         (before,) = engine.placement()
         requests = [GenerationRequest(prompt=f"passage {i}", seed=i) for i in range(5)]
