@@ -106,7 +106,7 @@ def test_checker_scores_known_right_and_wrong_answers(tmp_path):
     table = accuracy_table({"base": rows})
     overall = next(r for r in table if r["group"] == "all")
     assert overall["correct"] == len(right) and overall["n"] == 6
-    assert {r["group"] for r in table} == {"all", "family", "difficulty"}
+    assert {r["group"] for r in table} == {"all", "family", "difficulty", "answer_kind"}
 
 
 def test_cli_rejects_bad_settings_before_any_work(tmp_path, capsys):
