@@ -7,8 +7,8 @@ import os
 import re
 from typing import Any
 
-CARD_BEGIN = "<!-- taskmill-evaluate:begin -->"
-CARD_END = "<!-- taskmill-evaluate:end -->"
+from taskmill.card import EVALUATION_BEGIN as CARD_BEGIN
+from taskmill.card import EVALUATION_END as CARD_END
 
 
 def comparison_rows(accuracy: list[dict], base: str = "base", tuned: str = "tuned", baseline: str = "majority") -> list[dict[str, Any]]:

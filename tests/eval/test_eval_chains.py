@@ -92,3 +92,25 @@ def test_sql_and_chains_together(tmp_path):
     assert not {source_of[r["id"]] for r in split.train_rows} & {"table:rivers", "inline:000000"}
     # the majority-answer pool is the SQL rows only, never chain transcripts
     assert split.sql_train_rows() and all(source_of[r["id"]].startswith("table:") for r in split.sql_train_rows())
+
+
+def test_chain_decontamination_flags_a_copied_sentence_not_a_shared_phrasing(tmp_path):
+    import json
+
+    run_dir = build_chain_run_dir(str(tmp_path))
+    settings = {"documents": ["inline:000000"], "chains": 3}
+    clean = split_run(run_dir, EvaluateConfig(heldout=settings))
+    # chains from other documents share the instruction phrasings ("... and then In the result, ...")
+    # but none of the held-out sentences: nothing is removed as overlap
+    assert clean.overlap["training_rows_removed"] == 0
+
+    path = os.path.join(run_dir, "export", "messages.jsonl")
+    rows = [json.loads(line) for line in open(path)]
+    victim = next(r for r in rows if _sources(run_dir)[r["id"]] == "inline:000003")
+    instruction = victim["messages"][0]["content"].rsplit("\n", 1)[0]
+    victim["messages"][0]["content"] = instruction + "\n" + clean.heldout[0]["input"]  # a held-out sentence
+    with open(path, "w") as handle:
+        handle.writelines(json.dumps(r) + "\n" for r in rows)
+
+    split = split_run(run_dir, EvaluateConfig(heldout=settings))
+    assert [r["id"] for r in split.removed if r["reject_reason"] == "heldout_overlap"] == [victim["id"]]
