@@ -58,11 +58,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         "completions that contain the right value anywhere, e.g. inside prose.\n",
         models,
         _markdown_table(report["comparison"], COLUMNS),
-        f"- held-out tables ({len(split['heldout_tables'])}): {', '.join(split['heldout_tables'])}",
-        f"- held-out SQL answers capped at {split.get('balance', {}).get('cap')} tasks each "
-        f"({split.get('balance', {}).get('capped', 0)} candidates skipped, short by {split.get('balance', {}).get('short_by', 0)})",
-        f"- held-out chain documents ({len(split.get('heldout_documents', []))}): "
-        f"{', '.join(split.get('heldout_documents', [])[:20])}{' ...' if len(split.get('heldout_documents', [])) > 20 else ''}",
+        *_heldout_lines(split),
         f"- training tables ({len(split['train_tables'])}): {', '.join(split['train_tables'])}",
         f"- training rows: {training['records']} of {split['rows_in_file']} in `{os.path.basename(split['training_file'])}` "
         f"({split['removed'].get('heldout_source', 0)} from held-out sources and "
@@ -77,6 +73,23 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _heldout_lines(split: dict[str, Any]) -> list[str]:
+    """What was held out: tables (with the SQL answer cap) and chain documents, for the families the run has."""
+    lines = []
+    if split["heldout_tables"]:
+        balance = split.get("balance") or {}
+        lines += [
+            f"- held-out tables ({len(split['heldout_tables'])}): {', '.join(split['heldout_tables'])}",
+            f"- held-out SQL answers capped at {balance.get('cap')} tasks each ({balance.get('capped', 0)} candidates "
+            f"skipped; {balance.get('short_by', 0)} fewer tasks than asked)",
+        ]
+    documents = split.get("heldout_documents") or []
+    if documents:
+        shown = ", ".join(documents[:20]) + (" ..." if len(documents) > 20 else "")
+        lines.append(f"- held-out chain documents ({len(documents)}): {shown}")
+    return lines
 
 
 def write_report(out_dir: str, report: dict[str, Any]) -> dict[str, str]:
