@@ -70,17 +70,22 @@ def engine_settings(model: str, cfg: ScoreConfig):
     )
 
 
+def start_engine(model_dir: str, cfg: ScoreConfig):
+    """A new taskmill vLLM engine (Ray actor) for `model_dir`; the caller shuts it down."""
+    from taskmill.engine.ray_backend import RayVLLMEngine
+    from taskmill.ray_runtime import ensure_ray
+
+    ensure_ray()
+    return RayVLLMEngine(engine_settings(model_dir, cfg))
+
+
 def generate_vllm(prompts: list[list[dict]], model_dir: str, cfg: ScoreConfig, engine=None) -> list[str]:
     """Greedy completions from taskmill's vLLM engine; a new engine is shut down after use."""
     from taskmill.engine.base import GenerationRequest
 
     owned = engine is None
     if owned:
-        from taskmill.engine.ray_backend import RayVLLMEngine
-        from taskmill.ray_runtime import ensure_ray
-
-        ensure_ray()
-        engine = RayVLLMEngine(engine_settings(model_dir, cfg))
+        engine = start_engine(model_dir, cfg)
     try:
         requests = [GenerationRequest(messages=p, temperature=0.0, max_tokens=cfg.max_tokens) for p in prompts]
         results = engine.generate(requests)
@@ -123,20 +128,27 @@ def score_model(records: list[dict], model: str, cfg: ScoreConfig, engine=None) 
     taskmill engine for that model (reused, not shut down); else one is made.
     """
     backend = "vllm" if engine is not None else backend_for(cfg)
+    owned = backend == "vllm" and engine is None
+    if owned:  # one engine for both families, not one start-up each
+        engine = start_engine(model, cfg)
     completions: list[str] = [""] * len(records)
-    # one decoding call per answer length: short SQL answers, long chain transcripts
-    for method, max_tokens in (("sql_exec", cfg.max_tokens), (CHAIN_METHOD, cfg.chain_max_tokens)):
-        positions = [i for i, r in enumerate(records) if _family(r) == method]
-        if not positions:
-            continue
-        prompts = [prompt_messages(records[i]) for i in positions]
-        family_cfg = cfg.model_copy(update={"max_tokens": max_tokens})
-        if backend == "vllm":
-            texts = generate_vllm(prompts, model, family_cfg, engine)
-        else:
-            texts = generate_transformers(prompts, model, family_cfg)
-        for i, text in zip(positions, texts):
-            completions[i] = text
+    try:
+        # one decoding call per answer length: short SQL answers, long chain transcripts
+        for method, max_tokens in (("sql_exec", cfg.max_tokens), (CHAIN_METHOD, cfg.chain_max_tokens)):
+            positions = [i for i, r in enumerate(records) if _family(r) == method]
+            if not positions:
+                continue
+            prompts = [prompt_messages(records[i]) for i in positions]
+            family_cfg = cfg.model_copy(update={"max_tokens": max_tokens})
+            if backend == "vllm":
+                texts = generate_vllm(prompts, model, family_cfg, engine)
+            else:
+                texts = generate_transformers(prompts, model, family_cfg)
+            for i, text in zip(positions, texts):
+                completions[i] = text
+    finally:
+        if owned:
+            engine.shutdown()
     rows = []
     for record, completion in zip(records, completions):
         row = score_chain_row(record, completion) if _family(record) == CHAIN_METHOD else sql_row(record, completion)
