@@ -5,8 +5,9 @@ categories, size category, `configs:` naming the data files of every config,
 so `datasets.load_dataset(path_or_repo, config)` finds them) followed by a
 markdown body: files, how to load, records per stage, the reject funnel by
 reason, the mixture manifest, per-generator model and sampling lineage,
-token-length percentiles (when the summary has them), three example records
-and the resolved config with secrets masked.
+token-length percentiles (when the summary has them), three example records,
+the closed-loop evaluation (when `taskmill evaluate` wrote one into the local
+card: the Hub card carries it over) and the resolved config with secrets masked.
 
 Everything in the card is a function of the exported data and the config, so
 an interrupted-then-resumed run writes the same bytes as an uninterrupted one;
@@ -26,6 +27,18 @@ from filters.gate_report import render_quality_markdown
 from taskmill.redact import mask_secrets
 
 EXAMPLE_RECORDS = 3
+# `taskmill evaluate` writes its section of the card between these markers (taskmill/evaluate/report.py)
+EVALUATION_BEGIN = "<!-- taskmill-evaluate:begin -->"
+EVALUATION_END = "<!-- taskmill-evaluate:end -->"
+
+
+def evaluation_section(card_text: str) -> str | None:
+    """The evaluation section of a card, markers included; None when the card has none."""
+    start = card_text.find(EVALUATION_BEGIN)
+    end = card_text.find(EVALUATION_END, start)
+    if start < 0 or end < 0:
+        return None
+    return card_text[start : end + len(EVALUATION_END)] + "\n"
 EXAMPLE_CHARS = 400  # per string field in the examples
 
 
@@ -136,8 +149,12 @@ def render_card(
     load_path: str = "path/to/export",
     files_note: str | None = None,
     entry_names: dict[str, str] | None = None,
+    evaluation: str | None = None,
 ) -> str:
-    """The card text. `configs` default to the export directory's layout (`local_configs`)."""
+    """The card text. `configs` default to the export directory's layout (`local_configs`).
+
+    evaluation: a section from `evaluation_section` (a closed-loop report), placed before the config.
+    """
     configs = configs or local_configs(formats)
     metadata = card_metadata(name, len(records), configs, license, language or ["en"])
     methods = sorted({r["method"] for r in records})
@@ -188,6 +205,7 @@ def render_card(
         "(all generation, kept and rejected; throughput is in the run's `summary.json`).\n",
         f"## Examples ({formats[0]} format)\n",
         _examples(records, formats[0]),
+        evaluation,
         "## Config\n",
         "The resolved run config (secrets masked; `run_root`, a local path, left out):\n\n```yaml\n"
         + yaml.safe_dump(mask_secrets({k: v for k, v in (resolved_config or {}).items() if k != "run_root"}), sort_keys=False, allow_unicode=True)

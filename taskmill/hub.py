@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from taskmill.card import render_card
+from taskmill.card import evaluation_section, render_card
 from taskmill.records import from_table
 from taskmill.redact import mask_text
 
@@ -98,6 +98,12 @@ def _existing_configs(api: Any, repo: str, revision: str, files: list[str]) -> l
     return list((DatasetCard.load(path).data.to_dict() or {}).get("configs") or [])
 
 
+def _local_evaluation(export_dir: str) -> str | None:
+    """The `taskmill evaluate` section of the local card, carried to the Hub card."""
+    path = os.path.join(export_dir, "README.md")
+    return evaluation_section(open(path, encoding="utf-8").read()) if os.path.isfile(path) else None
+
+
 def push_run(
     run_dir: str,
     repo: str,
@@ -163,6 +169,7 @@ def push_run(
             language=export_cfg.get("language", ["en"]), load_path=repo,
             files_note="".join(f"- config `{c['config_name']}`: `{c['data_files'][0]['path']}`\n" for c in configs)
             + (f"\nThis push: {', '.join(tables)} (formats: {', '.join(formats)}); `records` holds full records with lineage.\n"),
+            evaluation=_local_evaluation(export_dir),
         )
         card = DatasetCard(card_text)
         card.validate(repo_type="dataset")  # the Hub's own metadata check (/api/validate-yaml)

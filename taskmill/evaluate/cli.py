@@ -17,6 +17,10 @@ _FLAGS = {
     "heldout_tables": ("heldout", "tables"),
     "heldout_tasks": ("heldout", "tasks"),
     "generator": ("heldout", "generator"),
+    "max_answer_share": ("heldout", "max_answer_share"),
+    "heldout_documents": ("heldout", "documents"),
+    "heldout_chains": ("heldout", "chains"),
+    "chain_generator": ("heldout", "chain_generator"),
     "base_model": ("train", "base_model"),
     "method": ("train", "method"),
     "epochs": ("train", "epochs"),
@@ -36,14 +40,19 @@ _FLAGS = {
 def add_evaluate_parser(sub: Any) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "evaluate",
-        help="fine-tune a small model on a run's export and score base vs tuned on held-out SQL tables",
-        description="train (TRL SFT) → evaluate (denotation match on held-out tables) → report (artifact + dataset card)",
+        help="fine-tune a small model on a run's export and score base vs tuned on held-out SQL tables and chain documents",
+        description="train (TRL SFT) → evaluate (SQL denotation match on held-out tables, chain step accuracy on "
+        "held-out documents) → report (artifact + dataset card)",
     )
     p.add_argument("run_dir", help="a finished run directory (has config.yaml and export/)")
     p.add_argument("--config", help="YAML with heldout/train/score settings (EvaluateConfig)")
     p.add_argument("--heldout-tables", type=lambda s: [t for t in s.split(",") if t], help="comma-separated table ids")
     p.add_argument("--heldout-tasks", type=int, help="held-out SQL tasks (default 200)")
     p.add_argument("--generator", help="the sql_exec stage whose settings make the held-out tasks")
+    p.add_argument("--max-answer-share", type=float, help="no held-out SQL answer above this share of the tasks (default 0.05)")
+    p.add_argument("--heldout-documents", type=lambda s: [d for d in s.split(",") if d], help="comma-separated document ids (chains)")
+    p.add_argument("--heldout-chains", type=int, help="held-out verifiable chains (default 100; needs a sifo_chain stage)")
+    p.add_argument("--chain-generator", help="the sifo_chain stage whose settings make the held-out chains")
     p.add_argument("--base-model", help="default packaged:smollm2")
     p.add_argument("--method", choices=["full", "lora"], help="full fine-tune or LoRA (peft, merged before saving)")
     p.add_argument("--epochs", type=float, help="training epochs over the training file")
@@ -104,5 +113,5 @@ def run_evaluate(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError, ImportError) as exc:  # no export, no SQL generator, no eval extra
         print(str(exc), file=sys.stderr)
         return 2
-    print(json.dumps({"report": report["paths"], "gain_points": report["gain_points"], "models": report["models"]}, indent=2))
+    print(json.dumps({"report": report["paths"], "gains": report["gains"], "majority": report["majority"], "models": report["models"]}, indent=2))
     return 0

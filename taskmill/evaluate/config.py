@@ -15,6 +15,14 @@ class HeldoutConfig(BaseModel):
     fraction: float = Field(0.25, gt=0, lt=1)  # share of tables held out when none are named
     tasks: int = Field(200, ge=1)  # held-out SQL tasks, split evenly over the held-out tables
     generator: str | None = None  # which sql_exec stage's settings to reuse (default: the first)
+    # No held-out answer may be more than this share of the held-out SQL tasks (at least one task
+    # each): a set where "1" is a fifth of the answers rewards guessing "1", not reading tables.
+    max_answer_share: float = Field(0.05, gt=0, le=1)
+    # Verifiable chains (a `sifo_chain` stage in the run): document ids no training row may come
+    # from. None: a seeded `fraction` of the run's documents.
+    documents: list[str] | None = None
+    chains: int = Field(100, ge=1)  # held-out chains, spread over the held-out documents
+    chain_generator: str | None = None  # which sifo_chain stage's settings to reuse (default: the first)
 
 
 class TrainConfig(BaseModel):
@@ -40,7 +48,8 @@ class ScoreConfig(BaseModel):
     # The tuned model's backend when it should differ (e.g. transformers for a handful of
     # prompts, cheaper than loading a second vLLM engine); None: same as `backend`.
     tuned_backend: Literal["vllm", "transformers"] | None = None
-    max_tokens: int = Field(64, ge=1)
+    max_tokens: int = Field(64, ge=1)  # SQL answers
+    chain_max_tokens: int = Field(384, ge=1)  # chain transcripts: up to 8 steps, each a rewritten sentence
     max_model_len: int = Field(2048, ge=64)
     # vLLM KV-cache share (of GPU memory; of RAM on CPU) for the scoring engine; None: the engine's
     # default (0.2 of RAM on CPU, more than a few hundred short prompts need on a shared machine).

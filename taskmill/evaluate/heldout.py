@@ -1,4 +1,4 @@
-"""A held-out SQL evaluation that cannot leak: split by source table, then decontaminate.
+"""A held-out evaluation that cannot leak: split by source (table or document), then decontaminate.
 
 Split by source, not by record: every held-out task comes from a table that no
 training row was made from, so a model cannot pass by recalling a table's
@@ -7,6 +7,11 @@ cells. The held-out tasks are made by the run's own `sql_exec` settings
 unseen tables, never an easier one. Training rows are then checked against the
 held-out prompts with taskmill's 8-gram decontamination (Tülu 3 rule,
 `filters/decontaminate.py`) and hits are removed and reported.
+
+Held-out SQL answers are capped per value (`heldout.max_answer_share`), so
+a model that always answers "1" cannot score on a count-heavy sample.
+Verifiable chains (a `sifo_chain` stage) are held out the same way, by
+source document (`taskmill.evaluate.chains`).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +28,7 @@ import yaml
 
 from filters.decontaminate import DecontaminationConfig, EvalIndex
 from filters.text_views import prompt_view
+from taskmill.evaluate.chains import choose_heldout_documents, find_generator, make_heldout_chains, run_documents
 from taskmill.evaluate.config import EvaluateConfig, HeldoutConfig
 from taskmill.records import derive_seed, from_table, reject, sha256_hex
 
@@ -38,6 +45,13 @@ class Split:
     train_tables: list[str]
     removed: list[dict] = field(default_factory=list)  # training rows dropped, with reject_reason
     overlap: dict[str, Any] = field(default_factory=dict)  # decontamination report
+    heldout_documents: list[str] = field(default_factory=list)  # sources of the held-out chains
+    balance: dict[str, Any] = field(default_factory=dict)  # SQL answer cap (see `balance_answers`)
+    row_sources: dict[str, str] = field(default_factory=dict)  # training row id → source_id (rows the run exported)
+
+    def sql_train_rows(self) -> list[dict]:
+        """Training rows made from tables (SQL tasks): the pool of the majority-answer baseline."""
+        return [r for r in self.train_rows if self.row_sources.get(r.get("id"), "").startswith(TABLE_PREFIX)]
 
 
 def load_run_config(run_dir: str) -> dict[str, Any]:
@@ -49,16 +63,8 @@ def load_run_config(run_dir: str) -> dict[str, Any]:
 
 
 def sql_generator_config(run_config: dict[str, Any], name: str | None):
-    """The run's `sql_exec` generator config (the first, or the one named `name`)."""
-    from generators.sql.config import SqlExecConfig
-
-    candidates = [g for g in run_config.get("generators", []) if g.get("method") == "sql_exec"]
-    if name is not None:
-        candidates = [g for g in candidates if g.get("name") == name]
-    if not candidates:
-        wanted = f"a sql_exec generator named {name!r}" if name else "a sql_exec generator"
-        raise ValueError(f"heldout.generator: the run's config.yaml has no {wanted}; the SQL evaluation needs one")
-    return SqlExecConfig.model_validate(candidates[0])
+    """The run's `sql_exec` generator config (the first, or the one named `name`); None when it has none."""
+    return find_generator(run_config, "sql_exec", name, "heldout.generator")
 
 
 def choose_heldout_tables(all_tables: list[str], sql_config, cfg: HeldoutConfig, seed: int) -> list[str]:
@@ -100,6 +106,41 @@ def make_heldout_tasks(sql_config, tables: list[str], tasks: int, seed: int) -> 
     return records
 
 
+def answer_key(answer: str) -> str:
+    """An answer as the checker sees it: case and spacing folded, numbers by value ("1.0" is "1")."""
+    text = " ".join(answer.split()).lower()
+    try:
+        return repr(float(text))
+    except ValueError:
+        return text
+
+
+def balance_answers(records: list[dict], tasks: int, max_share: float) -> tuple[list[dict], dict[str, Any]]:
+    """At most `tasks` records, no answer more than `max_share` of them, tables taken in turn.
+
+    records: candidate SQL tasks (more than `tasks`, so capped answers can be replaced).
+    Returns the kept records and {cap, candidates, capped (candidates skipped), short_by}.
+    """
+    cap = max(1, math.floor(max_share * tasks))
+    by_table: dict[str, list[dict]] = {}
+    for record in records:
+        by_table.setdefault(record["source_id"], []).append(record)
+    queues = list(by_table.values())
+    interleaved = [q[i] for i in range(max(map(len, queues), default=0)) for q in queues if i < len(q)]
+    counts: Counter[str] = Counter()
+    kept, capped = [], 0
+    for record in interleaved:
+        if len(kept) == tasks:
+            break
+        key = answer_key(record["output"])
+        if counts[key] >= cap:
+            capped += 1
+            continue
+        counts[key] += 1
+        kept.append(record)
+    return kept, {"cap": cap, "candidates": len(records), "capped": capped, "short_by": tasks - len(kept)}
+
+
 def read_training_rows(path: str) -> list[dict]:
     """A trainer file: `messages` or conversational `prompt`/`completion` rows, one JSON per line."""
     rows = []
@@ -137,19 +178,42 @@ def _as_messages(row: dict) -> dict:
 
 
 def split_run(run_dir: str, cfg: EvaluateConfig) -> Split:
-    """Read the run's export, hold tables out, build held-out tasks, decontaminate the training rows."""
+    """Read the run's export, hold sources out, build held-out tasks, decontaminate the training rows.
+
+    SQL tasks are held out by table (a `sql_exec` stage), verifiable chains by document (a
+    `sifo_chain` stage); a run needs at least one of the two. Raises ValueError otherwise, and
+    FileNotFoundError when the run has no config.yaml or export.
+    """
     run_config = load_run_config(run_dir)
     sql_config = sql_generator_config(run_config, cfg.heldout.generator)
-    tables = all_table_ids(sql_config)
-    heldout_tables = choose_heldout_tables(tables, sql_config, cfg.heldout, cfg.seed)
-    heldout = make_heldout_tasks(sql_config, heldout_tables, cfg.heldout.tasks, cfg.seed)
+    chain_config = find_generator(run_config, "sifo_chain", cfg.heldout.chain_generator, "heldout.chain_generator")
+    if sql_config is None and chain_config is None:
+        raise ValueError(
+            "the run's config.yaml has neither a sql_exec nor a sifo_chain generator; "
+            "the evaluation holds out SQL tables or chain documents and needs one of them"
+        )
+    heldout: list[dict] = []
+    heldout_tables: list[str] = []
+    balance: dict[str, Any] = {}
+    if sql_config is not None:
+        heldout_tables = choose_heldout_tables(all_table_ids(sql_config), sql_config, cfg.heldout, cfg.seed)
+        # 4x candidates: room to replace tasks whose answer already fills its cap
+        candidates = make_heldout_tasks(sql_config, heldout_tables, 4 * cfg.heldout.tasks, cfg.seed)
+        sql_tasks, balance = balance_answers(candidates, cfg.heldout.tasks, cfg.heldout.max_answer_share)
+        heldout += sql_tasks
+    heldout_documents: list[str] = []
+    if chain_config is not None:
+        documents = run_documents(run_config)
+        heldout_documents = choose_heldout_documents([d["id"] for d in documents], cfg.heldout, cfg.seed)
+        chosen = set(heldout_documents)
+        heldout += make_heldout_chains(chain_config, [d for d in documents if d["id"] in chosen], cfg.heldout.chains, cfg.seed)
 
     records_path = os.path.join(run_dir, "export", "records.parquet")
     if not os.path.isfile(records_path):
         raise FileNotFoundError(f"{records_path}: missing; run the pipeline to its export stage first")
     source_of = {r["id"]: r["source_id"] for r in from_table(pq.read_table(records_path))}
     rows = read_training_rows(training_file(run_dir, cfg))
-    held = {TABLE_PREFIX + t for t in heldout_tables}
+    held = {TABLE_PREFIX + t for t in heldout_tables} | set(heldout_documents)
     kept, removed, train_tables, unknown = [], [], set(), 0
     for row in rows:
         source = source_of.get(row.get("id"))
@@ -161,11 +225,24 @@ def split_run(run_dir: str, cfg: EvaluateConfig) -> Split:
             unknown += 1  # a row the run did not export (hand-edited file): only decontamination guards it
         elif source.startswith(TABLE_PREFIX):
             train_tables.add(source.removeprefix(TABLE_PREFIX))
-    split = Split(kept, heldout, heldout_tables, sorted(train_tables), removed)
+    split = Split(kept, heldout, heldout_tables, sorted(train_tables), removed, heldout_documents=heldout_documents, balance=balance)
+    split.row_sources = {row["id"]: source_of[row["id"]] for row in kept if row.get("id") in source_of}
     split.overlap["rows_without_source"] = unknown
     if cfg.decontaminate:
         decontaminate(split)
     return split
+
+
+def _leak_view(record: dict) -> str:
+    """What a training row must not contain of a held-out record.
+
+    SQL: the whole prompt (table and question). Chains: the source sentence only; their
+    instructions are built from a few fixed phrasings, whose shared 8-grams would flag
+    chains from other documents that leak nothing.
+    """
+    if record.get("method") == "sifo_chain":
+        return record["input"]
+    return prompt_view(record)
 
 
 def decontaminate(split: Split) -> None:
@@ -173,7 +250,7 @@ def decontaminate(split: Split) -> None:
     settings = DecontaminationConfig()
     index = EvalIndex(n=settings.n, threshold=settings.instance_threshold)
     for record in split.heldout:
-        index.add("heldout_sql", record["id"], record["instruction"])
+        index.add(f"heldout_{record['method']}", record["id"], _leak_view(record))
     kept, hit_items, hit_rows = [], set(), 0
     for row in split.train_rows:
         hits = index.match(prompt_view(_as_messages(row)))

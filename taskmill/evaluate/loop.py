@@ -1,5 +1,8 @@
 """The closed loop as a Prefect flow: split → score base → fine-tune → score tuned → report.
 
+The report compares base, tuned and (for SQL) a majority-answer baseline per
+group (task family, difficulty, answer kind; chain length and step index).
+
 Writes under `RUN_DIR/eval/` (or `out_dir`): `train.jsonl` (the rows trained
 on), `heldout.parquet` (held-out tasks), `removed.jsonl` (training rows taken
 out, each with its reason), `scores-<model>.jsonl` (every answer), `model/`
@@ -21,7 +24,7 @@ from prefect.cache_policies import NO_CACHE
 from taskmill.evaluate.config import EvaluateConfig
 from taskmill.evaluate.heldout import Split, load_run_config, split_run, training_file
 from taskmill.evaluate.report import add_to_card, comparison_rows, render_markdown, write_report
-from taskmill.evaluate.score import accuracy_table, backend_for, engine_settings, score_model
+from taskmill.evaluate.score import accuracy_table, backend_for, engine_settings, majority_answer, score_constant, score_model
 
 
 def _write_jsonl(path: str, rows: list[dict]) -> None:
@@ -70,10 +73,10 @@ def _artifact_key(text: str) -> str:
 
 @flow(name="taskmill-evaluate", log_prints=True)
 def evaluate_flow(run_dir: str, config: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Train on RUN_DIR's export and score base vs tuned on held-out tables; returns the report dict.
+    """Train on RUN_DIR's export and score base vs tuned on held-out tables and documents; returns the report.
 
     Raises FileNotFoundError when the run has no export, ValueError when it has
-    no sql_exec generator or the split leaves nothing to train on.
+    neither a sql_exec nor a sifo_chain generator or the split leaves nothing to train on.
     """
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
@@ -92,11 +95,20 @@ def evaluate_flow(run_dir: str, config: dict[str, Any] | None = None) -> dict[st
     training = train_task(split.train_rows, cfg, out_dir)
     tuned_rows = score_task(split.heldout, training["model_dir"], "tuned", cfg, tuned_backend, out_dir)
 
-    accuracy = accuracy_table({"base": base_rows, "tuned": tuned_rows})
-    overall = {row["model"]: row["accuracy"] for row in accuracy if row["group"] == "all"}
+    majority = majority_answer(split.sql_train_rows())
+    scored = {"base": base_rows, "tuned": tuned_rows}
+    if majority is not None and any(r["method"] == "sql_exec" for r in split.heldout):
+        scored["majority"] = score_constant(split.heldout, majority)
+    accuracy = accuracy_table(scored)
+    overall: dict[str, dict[str, float]] = {}
+    for row in accuracy:
+        if row["group"] == "all":
+            overall.setdefault(row["model"], {})[row["value"]] = row["accuracy"]
+    gains = {method: round(overall["tuned"][method] - overall["base"][method], 2) for method in overall["base"]}
+    sql_rows = {label: [r for r in rows if r["method"] == "sql_exec"] for label, rows in scored.items()}
     buried = {
-        label: round(100 * sum(r["gold_in_completion"] for r in rows) / max(1, len(rows)), 2)
-        for label, rows in (("base", base_rows), ("tuned", tuned_rows))
+        label: round(100 * sum(r["gold_in_completion"] for r in rows) / len(rows), 2) if rows else None
+        for label, rows in sql_rows.items()
     }
     report = {
         "run_dir": run_dir,
@@ -104,7 +116,9 @@ def evaluate_flow(run_dir: str, config: dict[str, Any] | None = None) -> dict[st
             {"label": "base", "model": cfg.train.base_model, "backend": backend, "accuracy": overall["base"], "gold_in_completion": buried["base"]},
             {"label": "tuned", "model": training["model_dir"], "backend": tuned_backend, "accuracy": overall["tuned"], "gold_in_completion": buried["tuned"]},
         ],
-        "gain_points": round(overall["tuned"] - overall["base"], 2),
+        "gain_points": gains.get("sql_exec"),  # SQL: tuned − base; every family in `gains`
+        "gains": gains,
+        "majority": {"answer": majority, "accuracy": overall.get("majority", {}).get("sql_exec")},
         "accuracy": accuracy,
         "comparison": comparison_rows(accuracy),
         "training": training,
@@ -115,6 +129,8 @@ def evaluate_flow(run_dir: str, config: dict[str, Any] | None = None) -> dict[st
             "heldout_tables": split.heldout_tables,
             "train_tables": split.train_tables,
             "heldout_tasks": len(split.heldout),
+            "heldout_documents": split.heldout_documents,
+            "balance": split.balance,
             "overlap": split.overlap,
         },
         "seeds": {"heldout": cfg.seed, "train": cfg.train.seed, "run": load_run_config(run_dir).get("seed")},
@@ -128,7 +144,7 @@ def evaluate_flow(run_dir: str, config: dict[str, Any] | None = None) -> dict[st
     report["paths"] = {**paths, "card": card}
 
     key = _artifact_key(os.path.basename(run_dir))
-    create_table_artifact(table=report["comparison"], key=f"{key}-eval", description="held-out SQL accuracy: base vs tuned (percent)")
+    create_table_artifact(table=report["comparison"], key=f"{key}-eval", description="held-out accuracy: base vs tuned vs majority answer (percent)")
     create_markdown_artifact(markdown=markdown, key=f"{key}-eval-report", description="taskmill closed-loop evaluation")
-    print(json.dumps({"base_accuracy": overall["base"], "tuned_accuracy": overall["tuned"], "gain_points": report["gain_points"]}))
+    print(json.dumps({"base_accuracy": overall["base"], "tuned_accuracy": overall["tuned"], "gains": gains, "majority": report["majority"]}))
     return report

@@ -1,4 +1,4 @@
-"""Score a model on held-out SQL tasks with the method's own checker.
+"""Score a model on held-out tasks with each method's own checker.
 
 Both models see the same prompts, built from the held-out records exactly as
 the export builds training prompts (`selection.formats.record_to_messages`),
@@ -8,6 +8,11 @@ every model, then `generators.sql.checker.denotation_match` compares it with
 the executed answer (number-aware, order-insensitive; Zero-to-Hero SQL
 execution paper's denotation accuracy).
 
+Verifiable chains are graded step by step by the chain checker
+(`taskmill.evaluate.chains`). A majority-answer baseline (always the most
+frequent training answer) is scored with the same SQL checker, so a gain
+from guessing the common answer shows.
+
 Decoding runs on taskmill's vLLM engine (a Ray actor); where vLLM is not
 installed it falls back to transformers' `generate` (greedy, batched).
 """
@@ -15,11 +20,13 @@ installed it falls back to transformers' `generate` (greedy, batched).
 from __future__ import annotations
 
 import importlib.util
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
 from generators.sql.checker import denotation_match
 from selection.formats import record_to_messages
+from taskmill.evaluate.chains import METHOD as CHAIN_METHOD
+from taskmill.evaluate.chains import chain_groups, score_chain_row
 from taskmill.evaluate.config import ScoreConfig
 
 
@@ -63,17 +70,22 @@ def engine_settings(model: str, cfg: ScoreConfig):
     )
 
 
+def start_engine(model_dir: str, cfg: ScoreConfig):
+    """A new taskmill vLLM engine (Ray actor) for `model_dir`; the caller shuts it down."""
+    from taskmill.engine.ray_backend import RayVLLMEngine
+    from taskmill.ray_runtime import ensure_ray
+
+    ensure_ray()
+    return RayVLLMEngine(engine_settings(model_dir, cfg))
+
+
 def generate_vllm(prompts: list[list[dict]], model_dir: str, cfg: ScoreConfig, engine=None) -> list[str]:
     """Greedy completions from taskmill's vLLM engine; a new engine is shut down after use."""
     from taskmill.engine.base import GenerationRequest
 
     owned = engine is None
     if owned:
-        from taskmill.engine.ray_backend import RayVLLMEngine
-        from taskmill.ray_runtime import ensure_ray
-
-        ensure_ray()
-        engine = RayVLLMEngine(engine_settings(model_dir, cfg))
+        engine = start_engine(model_dir, cfg)
     try:
         requests = [GenerationRequest(messages=p, temperature=0.0, max_tokens=cfg.max_tokens) for p in prompts]
         results = engine.generate(requests)
@@ -108,30 +120,86 @@ def generate_transformers(prompts: list[list[dict]], model_dir: str, cfg: ScoreC
 
 
 def score_model(records: list[dict], model: str, cfg: ScoreConfig, engine=None) -> list[dict]:
-    """One row per held-out record: {id, shape, difficulty, table, gold, completion, answer, correct}.
+    """One row per held-out record, in order, each with `method` and `correct`.
 
+    SQL rows: {id, method, table, shape, difficulty, answer_kind, gold, completion, answer,
+    correct, gold_in_completion, backend}; chain rows: see `chains.score_chain_row`.
     model: an HF model dir or `packaged:smollm2`. engine: an already running
     taskmill engine for that model (reused, not shut down); else one is made.
     """
-    prompts = [prompt_messages(r) for r in records]
     backend = "vllm" if engine is not None else backend_for(cfg)
-    if backend == "vllm":
-        completions = generate_vllm(prompts, model, cfg, engine)
-    else:
-        completions = generate_transformers(prompts, model, cfg)
+    owned = backend == "vllm" and engine is None
+    if owned:  # one engine for both families, not one start-up each
+        engine = start_engine(model, cfg)
+    completions: list[str] = [""] * len(records)
+    try:
+        # one decoding call per answer length: short SQL answers, long chain transcripts
+        for method, max_tokens in (("sql_exec", cfg.max_tokens), (CHAIN_METHOD, cfg.chain_max_tokens)):
+            positions = [i for i, r in enumerate(records) if _family(r) == method]
+            if not positions:
+                continue
+            prompts = [prompt_messages(records[i]) for i in positions]
+            family_cfg = cfg.model_copy(update={"max_tokens": max_tokens})
+            if backend == "vllm":
+                texts = generate_vllm(prompts, model, family_cfg, engine)
+            else:
+                texts = generate_transformers(prompts, model, family_cfg)
+            for i, text in zip(positions, texts):
+                completions[i] = text
+    finally:
+        if owned:
+            engine.shutdown()
     rows = []
     for record, completion in zip(records, completions):
-        answer = answer_text(completion)
-        meta = record.get("meta") or {}
-        rows.append(
-            {
-                "id": record["id"], "table": record["source_id"], "shape": meta.get("shape"),
-                "difficulty": meta.get("difficulty"), "gold": record["output"], "completion": completion,
-                "answer": answer, "correct": denotation_match(answer, record["output"]), "backend": backend,
-                "gold_in_completion": gold_in_text(record["output"], completion),
-            }
-        )  # fmt: skip
+        row = score_chain_row(record, completion) if _family(record) == CHAIN_METHOD else sql_row(record, completion)
+        rows.append({**row, "backend": backend})
     return rows
+
+
+def _family(record: dict) -> str:
+    method = record.get("method")
+    if method not in ("sql_exec", CHAIN_METHOD):
+        raise ValueError(f"held-out record {record.get('id')!r}: no checker for method {method!r}")
+    return method
+
+
+def sql_row(record: dict, completion: str) -> dict[str, Any]:
+    """One scored SQL task: the first answer line checked by denotation match."""
+    answer = answer_text(completion)
+    meta = record.get("meta") or {}
+    return {
+        "id": record["id"], "method": "sql_exec", "table": record["source_id"], "shape": meta.get("shape"),
+        "difficulty": meta.get("difficulty"), "answer_kind": answer_kind(record), "gold": record["output"],
+        "completion": completion, "answer": answer, "correct": denotation_match(answer, record["output"]),
+        "gold_in_completion": gold_in_text(record["output"], completion),
+    }  # fmt: skip
+
+
+def answer_kind(record: dict) -> str:
+    """`count` (an integer from count(...)), `number`, `text` or `list` (several values)."""
+    answers = (record.get("meta") or {}).get("answers") or [record["output"]]
+    if len(answers) > 1:
+        return "list"
+    sql = str((record.get("meta") or {}).get("executable_sql", "")).lower()
+    if "count(" in sql and str(answers[0]).strip().isdigit():
+        return "count"
+    return "number" if _is_number(str(answers[0]).strip()) else "text"
+
+
+def majority_answer(train_rows: list[dict]) -> str | None:
+    """The most frequent assistant answer among training rows (ties: the first seen); None when empty."""
+    counts: Counter[str] = Counter()
+    for row in train_rows:
+        turns = row["completion"] if "completion" in row else row["messages"][-1:]
+        text = turns[-1].get("content") if turns and isinstance(turns[-1], dict) else None
+        if isinstance(text, str) and text.strip():
+            counts[text.strip()] += 1
+    return counts.most_common(1)[0][0] if counts else None
+
+
+def score_constant(records: list[dict], answer: str) -> list[dict]:
+    """Rows as `score_model` gives them for a model that always answers `answer` (SQL records only)."""
+    return [{**sql_row(r, answer), "backend": "constant"} for r in records if r.get("method") == "sql_exec"]
 
 
 def gold_in_text(gold: str, completion: str) -> bool:
@@ -143,21 +211,31 @@ def gold_in_text(gold: str, completion: str) -> bool:
     return all(item.strip().lower() in text for item in gold.split(","))
 
 
-def accuracy_table(scored: dict[str, list[dict]]) -> list[dict[str, Any]]:
-    """Accuracy per model for all tasks, per SQL shape (task family) and per difficulty (clause count).
+GROUP_ORDER = {"all": 0, "family": 1, "difficulty": 2, "answer_kind": 3, "chain_length": 4, "step": 5}
 
-    scored: model label → rows from `score_model` on the same records.
-    Returns rows {model, group, value, n, correct, accuracy (percent)}.
+
+def accuracy_table(scored: dict[str, list[dict]]) -> list[dict[str, Any]]:
+    """Accuracy per model and group; accuracy in percent.
+
+    SQL: `all` (value sql_exec), per SQL shape (`family`), per `difficulty` (clause count),
+    per `answer_kind`. Chains: `all` (value sifo_chain: last step right), per `chain_length`,
+    per `step` index (step accuracy over the chains that have that step).
+    scored: model label → rows from `score_model` (or `score_constant`).
+    Returns rows {model, group, value, n, correct, accuracy}.
     """
     out = []
     for label, rows in scored.items():
         groups: dict[tuple[str, str], list[bool]] = defaultdict(list)
         for row in rows:
-            groups[("all", "sql_exec")].append(row["correct"])
-            groups[("family", str(row["shape"]))].append(row["correct"])
-            groups[("difficulty", str(row["difficulty"]))].append(row["correct"])
-        order = {"all": 0, "family": 1, "difficulty": 2}
-        for (group, value), hits in sorted(groups.items(), key=lambda kv: (order[kv[0][0]], _natural(kv[0][1]))):
+            if row["method"] == CHAIN_METHOD:
+                entries = chain_groups(row)
+            else:
+                entries = [("all", "sql_exec", row["correct"]), ("family", str(row["shape"]), row["correct"]),
+                           ("difficulty", str(row["difficulty"]), row["correct"]),
+                           ("answer_kind", str(row["answer_kind"]), row["correct"])]  # fmt: skip
+            for group, value, ok in entries:
+                groups[(group, value)].append(ok)
+        for (group, value), hits in sorted(groups.items(), key=lambda kv: (GROUP_ORDER[kv[0][0]], _natural(kv[0][1]))):
             out.append(
                 {"model": label, "group": group, "value": value, "n": len(hits), "correct": sum(hits),
                  "accuracy": round(100 * sum(hits) / len(hits), 2)}

@@ -64,3 +64,49 @@ def build_run_dir(root, formats=("messages", "prompt_completion"), **sql_extra) 
         hf_dataset=False, mixture_table=[], summary={},
     )  # fmt: skip
     return run_dir
+
+
+# Plain prose, one topic per document: sentences of 6-40 tokens without quotes or markup.
+DOCUMENTS = [
+    "The river carries cold water from the mountains to the sea. Boats move grain and timber along the wide valley. "
+    "Farmers plant barley on the terraces above the old town.",
+    "A lighthouse stands on the rocky point at the harbour mouth. Its lamp turns once every ten seconds at night. "
+    "Sailors count the flashes to know which coast they see.",
+    "The library opens early on market days for the traders. Readers borrow maps, ledgers and books about distant ports. "
+    "A clerk writes every loan into a heavy brown register.",
+    "Bees gather nectar from clover and heather in late summer. The keeper lifts each frame slowly to check the brood. "
+    "Honey from the high meadows tastes of thyme and smoke.",
+]
+
+
+def chain_generator(**extra) -> dict:
+    return {"method": "sifo_chain", "chains_per_document": 3, "lengths": [2, 3], **extra}
+
+
+def build_chain_run_dir(root, with_sql: bool = False, formats=("messages",)) -> str:
+    """A run dir with a `sifo_chain` stage over `DOCUMENTS` (and the SQL stage when `with_sql`)."""
+    from generators.chains.config import SifoChainConfig
+    from generators.chains.sifo import SifoChainGenerator
+    from taskmill.export import export_records
+    from taskmill.sources import SourceConfig, load_source
+
+    run_dir = os.path.join(root, "run")
+    os.makedirs(run_dir, exist_ok=True)
+    source = {"kind": "inline", "texts": DOCUMENTS}
+    generators = [chain_generator()] + ([sql_generator(root)] if with_sql else [])
+    with open(os.path.join(run_dir, "config.yaml"), "w", encoding="utf-8") as handle:
+        yaml.safe_dump({"name": "eval-chains", "seed": 5, "sources": [source], "generators": generators}, handle)
+    documents = load_source(SourceConfig.model_validate(source))[0]
+    chains = SifoChainGenerator(SifoChainConfig.model_validate(generators[0]), 5)
+    records = [r for shard in chains.plan_shards(documents) for r in chains.run_shard(shard).kept]
+    if with_sql:
+        from generators.sql.config import SqlExecConfig
+        from generators.sql.generator import SqlExecGenerator
+
+        sql = SqlExecGenerator(SqlExecConfig.model_validate(generators[1]), 5)
+        records += [r for shard in sql.plan_shards([]) for r in sql.run_shard(shard).kept]
+    export_records(
+        os.path.join(run_dir, "export"), records, formats=list(formats), dataset_name="eval-chains",
+        hf_dataset=False, mixture_table=[], summary={},
+    )  # fmt: skip
+    return run_dir

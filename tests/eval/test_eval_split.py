@@ -106,7 +106,7 @@ def test_checker_scores_known_right_and_wrong_answers(tmp_path):
     table = accuracy_table({"base": rows})
     overall = next(r for r in table if r["group"] == "all")
     assert overall["correct"] == len(right) and overall["n"] == 6
-    assert {r["group"] for r in table} == {"all", "family", "difficulty"}
+    assert {r["group"] for r in table} == {"all", "family", "difficulty", "answer_kind"}
 
 
 def test_cli_rejects_bad_settings_before_any_work(tmp_path, capsys):
@@ -119,5 +119,29 @@ def test_cli_rejects_bad_settings_before_any_work(tmp_path, capsys):
     config.write_text("heldout: {fraction: 2}\n")
     assert main(["evaluate", run_dir, "--config", str(config)]) == 2
     assert "heldout.fraction" in capsys.readouterr().err
+    assert main(["evaluate", run_dir, "--max-answer-share", "0"]) == 2
+    assert "heldout.max_answer_share" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "missing")]) == 2
     assert "no such run directory" in capsys.readouterr().err
+
+
+def test_heldout_answers_are_capped(tmp_path):
+    from taskmill.evaluate.heldout import answer_key, balance_answers
+
+    assert answer_key("1") == answer_key("1.0") == answer_key(" 1 ") and answer_key("Danube") == answer_key("danube")
+    tasks = [{"source_id": f"table:t{i % 2}", "output": out} for i, out in enumerate(["1"] * 12 + ["2", "3", "1.0", "4", "5", "6", "7"])]
+    kept, report = balance_answers(tasks, 8, 0.25)
+    keys = [answer_key(r["output"]) for r in kept]
+    assert len(kept) == 8 and keys.count(answer_key("1")) == 2  # cap: 25% of 8
+    assert report == {"cap": 2, "candidates": 19, "capped": 11, "short_by": 0}
+    assert {r["source_id"] for r in kept[:2]} == {"table:t0", "table:t1"}  # tables taken in turn
+    few, short = balance_answers(tasks[:12], 8, 0.25)  # only "1"s: the set comes up short, and says so
+    assert len(few) == 2 and short["short_by"] == 6
+
+    run_dir = build_run_dir(str(tmp_path), formats=("messages",))
+    split = split_run(run_dir, EvaluateConfig(heldout={"tables": ["rivers", "peaks"], "tasks": 10, "max_answer_share": 0.1}))
+    counts = {}
+    for record in split.heldout:
+        counts[answer_key(record["output"])] = counts.get(answer_key(record["output"]), 0) + 1
+    assert max(counts.values()) <= 1 and split.balance["cap"] == 1
+    assert len(split.heldout) == 10 - split.balance["short_by"]
