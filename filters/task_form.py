@@ -30,6 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from filters.chain_form import ChainFormConfig, check_chain
 from filters.task_text import FUNCTION_WORDS, content_stems, longest_shared_run, template_ngrams, words
 from filters.text_views import norm
 
@@ -92,6 +93,7 @@ class TaskFormConfig(BaseModel):
     summary_min_overlap: float = Field(0.5, ge=0, le=1)  # share of the summary's content words in the passage
     copied_claim_cover: float = Field(0.85, ge=0, le=1)  # NLI/TE: a hypothesis this much copied is entailed
     extractive_min_cover: float = Field(1.0, ge=0, le=1)  # share of the answer's words found in a passage span
+    chain: ChainFormConfig = ChainFormConfig()  # per-step checks of chain (CoI) records: filters/chain_form.py
 
 
 @dataclass
@@ -375,6 +377,7 @@ def task_form_verdict(record: dict, cfg: TaskFormConfig) -> Verdict:
             verdict = check(view, cfg)
             if verdict is not None:
                 return verdict
+        return check_chain(view, cfg, record)
     except Exception as err:  # one odd record must not stop the run
         return "filter_error", {"error": type(err).__name__, "message": str(err)[:200]}
     return None
