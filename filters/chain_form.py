@@ -16,8 +16,8 @@ its own instruction:
   library instead of doing its task: a run of `demo_run` words shared with an
   example output and absent from the step input, or `demo_cover` of the example
   output's content words present in the step output and absent from its input.
-  Examples whose input is this step's input are not held against it (their
-  output is the right answer). The library is read from `meta.task_sources`
+  Examples whose input is (nearly: `similar_input` of its content words) this
+  step's input are not held against it (their output is the right answer). The library is read from `meta.task_sources`
   (files) and `library` (extra task files).
 - `ungrounded_step`: for tasks that keep to their input (extraction, correction,
   headlines, summaries: `grounded_tasks` patterns on the step instruction),
@@ -54,6 +54,7 @@ class ChainFormConfig(BaseModel):
     library: list[str] = []  # extra chain task files (YAML/JSON/SNI) whose example outputs count as demonstrations
     demo_run: int = Field(4, ge=2)  # words in a row shared with an example output, not in the step input
     demo_cover: float = Field(0.6, ge=0, le=1)  # share of an example output's new content words in the step output
+    similar_input: float = Field(0.5, ge=0, le=1)  # examples whose input shares this much content with the step input are skipped
     demo_min_words: int = Field(2, ge=1)  # example outputs with fewer new content words are not judged by cover
     grounded_tasks: list[str] = [
         r"\bkey ?words?\b", r"\bkey ?phrases?\b", r"\bheadline\b", r"\bsummar", r"\bextract", r"\bcorrect\b",
@@ -111,18 +112,26 @@ def _step_view(record: dict, instruction: str, output: str, step: int) -> "TaskV
     return TaskView(str(record.get("method") or ""), task_type, "", "", output, None, instruction)
 
 
+def novel_stems(stems: set[str], known: set[str], similarity: float) -> set[str]:
+    """The content stems in `stems` neither in `known` nor a respelling of one (difflib ratio >= similarity)."""
+    return {w for w in stems - known if not difflib.get_close_matches(w, known, 1, similarity)}
+
+
 def check_copied_demo(step_input: str, output: str, demos: list[tuple[str, str]], cfg: ChainFormConfig) -> dict | None:
     tokens, input_norm = words(output), norm(step_input)
     input_grams, input_content = ngrams(words(step_input), cfg.demo_run), content_stems(step_input)
     out_content = content_stems(output)
     for demo_input, demo_output in demos:
-        if norm(demo_input) == input_norm:
-            continue
+        demo_content = content_stems(demo_input)
+        shared = len(demo_content & input_content) / len(demo_content) if demo_content else 0.0
+        if norm(demo_input) == input_norm or shared >= cfg.similar_input:
+            continue  # the example's answer is (nearly) this step's answer: resembling it is right
         grams = ngrams(words(demo_output), cfg.demo_run) - input_grams
         run, text = longest_shared_run(tokens, grams, cfg.demo_run)
-        if run >= cfg.demo_run:
+        # a shared run that only respells the input (a spelling fix) copies nothing from the example
+        if run >= cfg.demo_run and novel_stems(content_stems(text), input_content, cfg.respelled_similarity):
             return {"shared_words": run, "match": text[:120], "example_output": demo_output[:120]}
-        new = content_stems(demo_output) - input_content
+        new = novel_stems(content_stems(demo_output), input_content, cfg.respelled_similarity)
         if len(new) >= cfg.demo_min_words:
             cover = len(new & out_content) / len(new)
             if cover >= cfg.demo_cover:
@@ -165,7 +174,7 @@ def check_chain(v: "TaskView", cfg: "TaskFormConfig", record: dict | None = None
         if any(re.search(p, instruction, re.I) for p in chain.grounded_tasks):
             content = content_stems(output)
             known = content_stems(source) | content_stems(instruction)
-            novel = {w for w in content - known if not difflib.get_close_matches(w, known, 1, chain.respelled_similarity)}
+            novel = novel_stems(content, known, chain.respelled_similarity)
             share = len(novel) / len(content) if content else 0.0
             if share > chain.step_novel_max:
                 return "ungrounded_step", {"step": step, "novel_share": round(share, 4), "novel": sorted(novel)[:8]}
@@ -173,4 +182,4 @@ def check_chain(v: "TaskView", cfg: "TaskFormConfig", record: dict | None = None
     return None
 
 
-__all__ = ["ChainFormConfig", "check_chain", "check_copied_demo", "demonstrations", "step_instructions"]
+__all__ = ["ChainFormConfig", "check_chain", "check_copied_demo", "novel_stems", "demonstrations", "step_instructions"]

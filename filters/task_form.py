@@ -374,6 +374,8 @@ def task_form_verdict(record: dict, cfg: TaskFormConfig) -> Verdict:
         for check in CHECKS:
             if check.__name__ == "check_placeholder" and not cfg.placeholder_leak:
                 continue
+            if check is check_echo and view.method in cfg.chain.methods:
+                continue  # a chain's answer is a transcript: each step is judged against its own input below
             verdict = check(view, cfg)
             if verdict is not None:
                 return verdict
