@@ -57,6 +57,11 @@ def half(record: dict) -> str:
     return "tune" if digest % 2 == 0 else "holdout"
 
 
+# The check set's CoI records were made from this library; their slimmed meta has no task_sources,
+# which a run's records carry, so the chain checks are told the file (filters/chain_form.py).
+COI_LIBRARY = os.path.join(HERE, "..", "examples", "tasks", "coi_tasks.yaml")
+
+
 def gate(record: dict, with_task_form: bool = True) -> str | None:
     from filters.rules import RulesConfig
     from filters.scan import rule_verdict
@@ -64,7 +69,7 @@ def gate(record: dict, with_task_form: bool = True) -> str | None:
 
     verdict = rule_verdict(record, RulesConfig())
     if verdict is None and with_task_form:
-        verdict = task_form_verdict(record, TaskFormConfig(enabled=True))
+        verdict = task_form_verdict(record, TaskFormConfig(enabled=True, chain={"library": [COI_LIBRARY]}))
     return None if verdict is None else verdict[0]
 
 

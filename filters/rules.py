@@ -67,6 +67,11 @@ class RulesConfig(BaseModel):
     symbol_min_chars: int = Field(20, ge=0)
     trigram_dup_max: float = Field(0.5, ge=0, le=1)  # F10a
     trigram_min_words: int = Field(30, ge=3)
+    # F10c: share of the response's characters inside repeats of a word n-gram already said (clause-level
+    # loops that trigrams miss in a short text); Rae et al. 2021 (Gopher), Table A1 "duplicate n-gram fraction".
+    dup_ngram_n: int = Field(5, ge=2)
+    dup_ngram_max: float = Field(0.3, ge=0, le=1)  # pydoc prose peaks at 0.26 (1134 paragraphs), BNF/code at 0.38
+    dup_ngram_min_words: int = Field(20, ge=2)
     line_dup_max: float = Field(0.3, ge=0, le=1)  # F10b
     line_min: int = Field(4, ge=1)
     long_token: int = Field(1000, ge=1)  # F11
@@ -115,6 +120,28 @@ def trigram_dup_fraction(text: str) -> tuple[float, int]:
     if not grams:
         return 0.0, len(words)
     return 1 - len(set(grams)) / len(grams), len(words)
+
+
+def dup_ngram_char_fraction(text: str, n: int) -> float:
+    """Share (0..1) of the text's word characters inside a word n-gram that already occurred earlier.
+
+    After Rae et al. 2021 (Gopher), App. A / Table A1 "fraction of characters in duplicate n-grams",
+    with one change for short texts: a first occurrence is not counted, only its repeats, so a
+    phrase said once more in a 40-word answer costs its own length, not twice that.
+    Words are whitespace tokens compared lower-cased without surrounding punctuation.
+    """
+    tokens = [w.strip(".,;:!?\"'()[]‘’“”").lower() for w in text.split()]
+    total = sum(len(w) for w in tokens)
+    if len(tokens) < n or not total:
+        return 0.0
+    seen: set[tuple[str, ...]] = set()
+    repeated = [False] * len(tokens)
+    for i in range(len(tokens) - n + 1):
+        gram = tuple(tokens[i : i + n])
+        if gram in seen:
+            repeated[i : i + n] = [True] * n
+        seen.add(gram)
+    return sum(len(w) for w, r in zip(tokens, repeated) if r) / total
 
 
 def line_dup_fraction(text: str) -> tuple[float, int]:
@@ -262,6 +289,10 @@ def _f10_repetition(record, prompt, response, cfg) -> Verdict:
             fraction, _ = trigram_dup_fraction(part)
             if fraction > cfg.trigram_dup_max:
                 return "repetitive", {"trigram_dup_fraction": round(fraction, 4)}
+        if len(part.split()) >= cfg.dup_ngram_min_words:
+            share = dup_ngram_char_fraction(part, cfg.dup_ngram_n)
+            if share > cfg.dup_ngram_max:
+                return "repetitive", {"dup_ngram_char_fraction": round(share, 4), "n": cfg.dup_ngram_n}
     if len(response.splitlines()) < cfg.line_min:
         return None
     fraction, lines = line_dup_fraction(response)

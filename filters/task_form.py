@@ -15,7 +15,7 @@ type (Bonito task type names): no_question, not_yes_no_question, not_yes_no,
 bad_label, wrong_label (a hypothesis copied from the passage not labelled as
 entailed), answer_not_in_passage, answer_not_an_option, unsupported_number
 (a number in a QA answer found in neither passage nor question),
-summary_not_shorter, summary_off_passage, ungrounded, copies_passage, and from filters/answer_form.py
+summary_not_shorter, summary_off_passage, ungrounded, copies_passage, field_truncated (filters/field_bounds.py), and from filters/answer_form.py
 answer_type_mismatch and answer_in_question. Each is a reject reason; its
 score goes to meta.curation.detail.
 """
@@ -30,6 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from filters.chain_form import ChainFormConfig, check_chain
 from filters.task_text import FUNCTION_WORDS, content_stems, longest_shared_run, template_ngrams, words
 from filters.text_views import norm
 
@@ -57,7 +58,9 @@ PLACEHOLDER = re.compile(
     r"\{\{?\s*[A-Za-z_][\w .]*\}?\}|\[(?:(?i:context|passage|input|question|answer|text|response)|[a-z_]{3,}\d*)\]"
     r"|<(?i:context|passage|question|answer)>"
 )
-SENTENCE_END = re.compile(r"[.!?…)\]\"'”’`*:;]\s*$")
+# A sentence end, optionally closed by a quote or bracket; a bracket, backtick or `*` alone (code, markup).
+# A quote alone is not an end: "The class’" is a word cut at an apostrophe.
+SENTENCE_END = re.compile(r"(?:[.!?…:;][\"'”’)\]`*]*|[)\]`*])\s*$")
 AUXILIARY_START = re.compile(
     r"^\W*(?:is|are|was|were|am|does|do|did|can|could|will|would|should|shall|has|have|had|may|might|must)\b", re.I
 )
@@ -81,6 +84,7 @@ class TaskFormConfig(BaseModel):
     trigram_dup_max: float = Field(0.5, ge=0, le=1)  # as rules F10a, but from 10 words and on the task text too
     trigram_min_words: int = Field(10, ge=3)
     fragment_min_words: int = Field(6, ge=1)  # long-form answers of this length must end a sentence
+    field_truncation_slack: int | None = Field(3, ge=0)  # a field this close to its schema maxLength was cut; None = off
     question_types: list[str] = sorted(QA_TYPES)
     grounding_min: float = Field(0.34, ge=0, le=1)  # share of the task's content words found in the passage
     # Optional second grounding test: MiniLM cosine of task (+ answer) and passage; None = off.
@@ -89,6 +93,7 @@ class TaskFormConfig(BaseModel):
     summary_min_overlap: float = Field(0.5, ge=0, le=1)  # share of the summary's content words in the passage
     copied_claim_cover: float = Field(0.85, ge=0, le=1)  # NLI/TE: a hypothesis this much copied is entailed
     extractive_min_cover: float = Field(1.0, ge=0, le=1)  # share of the answer's words found in a passage span
+    chain: ChainFormConfig = ChainFormConfig()  # per-step checks of chain (CoI) records: filters/chain_form.py
 
 
 @dataclass
@@ -100,6 +105,7 @@ class TaskView:
     answer: str
     fields: dict[str, Any] | None
     instruction: str
+    mode: str | None = None  # Bonito: "protocol", "prompted-fields", "prompted-json", ...
 
 
 def task_view(record: dict) -> TaskView:
@@ -115,7 +121,7 @@ def task_view(record: dict) -> TaskView:
         # Without a passage the instruction is usually a user's task spec or built by code
         # (Self-Guide, chains): the model wrote the input, if anything.
         task = str(record.get("input") or "")
-    return TaskView(str(record.get("method") or ""), meta.get("task_type"), passage, task, str(record.get("output") or ""), fields, instruction)
+    return TaskView(str(record.get("method") or ""), meta.get("task_type"), passage, task, str(record.get("output") or ""), fields, instruction, meta.get("mode"))
 
 
 def _generated(v: TaskView) -> list[tuple[str, str]]:
@@ -350,9 +356,10 @@ def check_copies_passage(v: TaskView, cfg: TaskFormConfig) -> Verdict:
 
 
 from filters.answer_form import check_answer_in_question, check_answer_type, check_unfinished_question  # noqa: E402 (uses the names above)
+from filters.field_bounds import check_field_truncated  # noqa: E402
 
 CHECKS = (
-    check_placeholder, check_prompt_leak, check_meta_text, check_echo, check_repetitive, check_fragment,
+    check_placeholder, check_prompt_leak, check_meta_text, check_echo, check_repetitive, check_field_truncated, check_fragment,
     check_question, check_unfinished_question, check_yes_no_question, check_label, check_entailment_consistency,
     check_extractive, check_options, check_numbers, check_answer_type, check_answer_in_question, check_summary, check_copies_passage, check_grounded,
 )  # fmt: skip
@@ -367,9 +374,12 @@ def task_form_verdict(record: dict, cfg: TaskFormConfig) -> Verdict:
         for check in CHECKS:
             if check.__name__ == "check_placeholder" and not cfg.placeholder_leak:
                 continue
+            if check is check_echo and view.method in cfg.chain.methods:
+                continue  # a chain's answer is a transcript: each step is judged against its own input below
             verdict = check(view, cfg)
             if verdict is not None:
                 return verdict
+        return check_chain(view, cfg, record)
     except Exception as err:  # one odd record must not stop the run
         return "filter_error", {"error": type(err).__name__, "message": str(err)[:200]}
     return None

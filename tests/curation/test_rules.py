@@ -136,3 +136,28 @@ def test_bad_input_never_raises():
     reasons = [rule_verdict(r, CFG) for r in records]
     # the 256-byte junk is caught by the symbol rule first (table order); str() of a list is just text
     assert [v[0] if v else None for v in reasons] == ["empty_prompt", "symbol_heavy", "too_long", "too_long", "bad_unicode", None]
+
+
+def test_duplicate_ngram_fraction_catches_clause_loops():
+    """F10c: a summary looping on clauses (demo export, issue 10) has few repeated trigrams overall
+    but a large share of its characters inside repeated 5-grams."""
+    from filters.rules import dup_ngram_char_fraction
+
+    looping = (
+        "The class definition is a compilation of the class definition, which is then compiled into a new class "
+        "definition, and the class definition is then compiled into a new class definition, and so on until the "
+        "last class definition is compiled. The class definition is then returned to the original class definition "
+        "list. The class definition is returned to the original class definition list."
+    )
+    share = dup_ngram_char_fraction(looping, 5)
+    assert 0.3 < share < 0.4
+    verdict = rule_verdict(rec("Summarize.", looping), CFG)
+    assert verdict == ("repetitive", {"dup_ngram_char_fraction": round(share, 4), "n": 5})
+    # only the repeats count, not the first occurrence: "a b c d e" said twice in 10 words is half
+    assert dup_ngram_char_fraction("a b c d e a b c d e", 5) == 0.5
+    assert dup_ngram_char_fraction("one two three four", 5) == 0.0
+    fine = (
+        "A class definition is an executable statement. Its suite runs in a new execution frame with a fresh "
+        "local namespace, and the class object is then created from the inheritance list and that namespace."
+    )
+    assert dup_ngram_char_fraction(fine, 5) == 0.0 and reason(fine, "Summarize.") is None

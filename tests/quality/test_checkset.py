@@ -37,7 +37,9 @@ def test_gate_figures_on_the_check_set():
     usable = [r for r in records if r["label"]["usable"]]
     assert [bench.gate(r) for r in usable] == [None] * len(usable)
     full, rules_only = bench.scores(records), bench.scores(records, with_task_form=False)
-    # 0.70 without a model: most junk Self-Guide and CoI records added for issue 10 pass the form checks
-    # (wrong labels, copied demonstrations); the round-trip stage in bench/quality.py needs the engine.
-    assert full["recall"] >= 0.69 and rules_only["recall"] < 0.1
+    # 0.79 without a model: most junk Self-Guide records pass the form checks (wrong labels); the
+    # round-trip stage in bench/quality.py needs the engine. Every CoI record (all junk) is caught per step.
+    assert full["recall"] >= 0.78 and rules_only["recall"] < 0.1
+    coi = [r for r in records if r["method"] == "coi"]
+    assert len(coi) == 10 and [bench.gate(r) for r in coi].count(None) == 0
     assert full["precision"] > rules_only["precision"]

@@ -183,3 +183,27 @@ def test_embedding_grounding_with_the_packaged_minilm():
     reason, detail = verdict(bonito("Which wine goes with fish?", "White wine."), cfg)
     assert reason == "ungrounded" and detail["cosine"] < 0.3
     assert verdict(bonito("Where is an exception raised?", "Where the error is detected."), cfg) is None
+
+
+def test_field_cut_at_its_schema_max_length():
+    """A Bonito "fields" summary stopped by the schema's maxLength (400) closes its JSON and ends
+    with finish_reason stop mid-word (demo export, issue 10): field_truncated, with length and bound."""
+    from generators.bonito.fields import FORMS
+
+    bound = FORMS["summarization"].fields["summary"]["maxLength"]
+    text = PASSAGE + (
+        " Handlers catch the raised exception, run their own code, and let the program continue or stop with a"
+        " clear message for the user. Unhandled ones end the program after printing a traceback to standard error."
+    )
+    cut = text[: bound - 11].rstrip() + " The class’"
+    record = bonito("Summarize the passage above.", cut, "summarization", mode="prompted-fields", fields={"summary": cut})
+    assert verdict(record) == ("field_truncated", {"field": "summary", "chars": len(cut), "max_length": bound})
+    assert bound - 3 <= len(cut) <= bound
+    short = "Exceptions leave the normal flow of control to handle errors."
+    record = bonito("Summarize the passage above.", short, "summarization", mode="prompted-fields", fields={"summary": short})
+    assert verdict(record) is None
+    off = TaskFormConfig(enabled=True, field_truncation_slack=None)
+    # off, the same text is still a fragment: a closing quote alone ("class’") does not end a sentence
+    record = bonito("Summarize the passage above.", cut, "summarization", mode="prompted-fields", fields={"summary": cut})
+    assert verdict(record, off) == ("fragment", {"field": "answer", "last_word": "class"})
+    assert verdict(bonito("Summarize the passage.", "Exceptions leave the “normal flow.”", "summarization")) is None
