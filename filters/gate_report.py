@@ -60,7 +60,8 @@ def render_quality_text(quality: dict[str, Any]) -> list[str]:
         gate = {**row.get("rejects", {}).get("gate", {})}
         if gate:
             top = ", ".join(f"{reason} {n}" for reason, n in sorted(gate.items(), key=lambda kv: -kv[1])[:5])
-            out.append(f"    gate rejects: {top}")
+            more = f", +{len(gate) - 5} more" if len(gate) > 5 else ""  # the counts shown must not pass for all of them
+            out.append(f"    gate rejects: {top}{more}")
         disagree = row.get("rejects", {}).get("roundtrip", {})
         if disagree:
             out.append("    round-trip rejects: " + ", ".join(f"{reason} {n}" for reason, n in sorted(disagree.items())))
