@@ -70,7 +70,7 @@ OPTION_LINE = re.compile(r"^\s*\(?([A-Ha-h])[.)]\s+(.+?)\s*$", re.M)
 
 class TaskFormConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    enabled: bool = False  # off by default: on in examples/demo.yaml
+    enabled: bool = True  # on by default: a config without a curation section still gets the gate
     skip_methods: list[str] = ["sql_exec", "sifo_chain"]  # symbolic generators: correct by construction
     placeholder_leak: bool = True
     leak_ngram: int = Field(6, ge=3)  # words shared in a row with the generator's prompt templates

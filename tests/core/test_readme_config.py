@@ -50,7 +50,7 @@ INLINE = [
     ("engine: {backend: openai, api_key_env: OPENAI_API_KEY}", {"engine": {"backend": "openai", "api_key_env": "OPENAI_API_KEY"}}),
     ("`tasks: {ynqa: 50, nli: null}`", {"generators": [{"method": "bonito", "tasks": {"ynqa": 50, "nli": None}}]}),
     ("`tasks: [qa, ynqa]`", {"generators": [{"method": "bonito", "tasks": ["qa", "ynqa"]}]}),
-    ("`curation.task_form: {enabled: true}`", {"curation": {"task_form": {"enabled": True}}}),
+    ("`curation.task_form: {enabled: false}`", {"curation": {"task_form": {"enabled": False}}}),
     ("`curation.judge: {enabled: true, threshold: 3}`", {"curation": {"judge": {"enabled": True, "threshold": 3}}}),
     ("`templates.fewshot_fraction`", {"selection": {"templates": {"fewshot_fraction": 0.5}}}),
     ("`ray.address`", {"ray": {"address": "auto"}}),

@@ -51,6 +51,7 @@ def test_dedup_is_global_across_shards():
     assert near["meta"]["curation"]["detail"]["jaccard"] >= 0.7
     assert [(f.stage, f.seen, f.kept, f.rejected) for f in report.funnel] == [
         ("rules", 8, 8, {}),
+        ("task_form", 8, 8, {}),  # on by default; the generic "test" method has no task type to check
         ("exact", 8, 7, {"exact_dup": 1}),
         ("minhash", 7, 6, {"near_dup": 1}),
         ("semantic", 6, 6, {}),
@@ -118,7 +119,7 @@ def test_shards_must_replay_the_same_input():
 def test_empty_input_and_disabled_stages():
     report, kept, rejects = run_curate([])
     assert report.records_in == 0 and not kept and not rejects
-    off = {s: {"enabled": False} for s in ("rules", "exact", "minhash")}
+    off = {s: {"enabled": False} for s in ("rules", "task_form", "exact", "minhash")}
     records = [rec("Same", "same"), rec("Same", "same")]
     report, kept, rejects = run_curate([records], off)
     assert len(kept) == 2 and [f.enabled for f in report.funnel] == [False, False, False, False, False]
@@ -180,7 +181,7 @@ def test_grounded_tasks_compare_questions_within_their_source():
                  _grounded(PASSAGE, "Is the library open on Sunday?", "No.", "doc-1")]
     repeated = _grounded(PASSAGE, "When does the library close on a weekday?", "Six.", "doc-1")
     elsewhere = _grounded(OTHER, "When does the library close on weekdays?", "It does not say.", "doc-2")
-    _, kept, rejects = run_curate([[*different, repeated, elsewhere]])
+    _, kept, rejects = run_curate([[*different, repeated, elsewhere]], {"task_form": {"enabled": False}})  # MinHash alone
     # different questions about one passage are distinct tasks; the near-repeat is a near-dup of the first
     assert [(r["id"], r["reject_reason"], r["meta"]["curation"]["detail"]["dup_of"]) for r in rejects] == [
         (repeated["id"], "near_dup", different[0]["id"])
@@ -189,5 +190,5 @@ def test_grounded_tasks_compare_questions_within_their_source():
     # with grounding off, the shared passage makes the two different questions near-duplicates too
     from filters import CurationConfig
 
-    _, _, rejects_plain = run_curate([different], CurationConfig(minhash={"grounded_methods": []}))
+    _, _, rejects_plain = run_curate([different], CurationConfig(minhash={"grounded_methods": []}, task_form={"enabled": False}))
     assert [r["reject_reason"] for r in rejects_plain] == ["near_dup"]

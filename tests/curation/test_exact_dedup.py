@@ -30,7 +30,7 @@ def test_priority_then_input_order():
 
 def test_pipeline_rejects_carry_dup_of():
     r1, r2, r3 = rec("What is 2+2?", "4"), rec("what is 2+2?", "4"), rec("What is 3+3?", "6")
-    report, kept, rejects = run_curate([[r1, r2, r3]], CurationConfig(minhash={"enabled": False}))
+    report, kept, rejects = run_curate([[r1, r2, r3]], CurationConfig(minhash={"enabled": False}, task_form={"enabled": False}))
     assert [r["id"] for r in kept] == [r1["id"], r3["id"]]
     assert len(rejects) == 1
     reject = rejects[0]

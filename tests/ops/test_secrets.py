@@ -40,7 +40,7 @@ def test_api_key_env_is_read_and_missing_variable_named(monkeypatch):
     assert cfg.engine.api_key == "sk-fromenv0123456789" and cfg.masked()["engine"]["api_key"] == MASK
     assert "sk-fromenv" not in yaml.safe_dump(cfg.masked())
     monkeypatch.delenv("TASKMILL_TEST_KEY")
-    with pytest.raises(ConfigError, match=r"engine: .*environment variable TASKMILL_TEST_KEY is not set"):
+    with pytest.raises(ConfigError, match=r"engine(\.api_key_env)?: .*environment variable TASKMILL_TEST_KEY is not set"):
         parse_config(with_engine(api_key_env="TASKMILL_TEST_KEY"))
 
 

@@ -42,7 +42,7 @@ def test_curate_runs_the_gate_after_the_rules_and_counts_it_in_the_funnel():
     assert off["meta"]["context"] == PASSAGE  # the record keeps everything it had
     funnel = [(f.stage, f.seen, f.kept, f.rejected) for f in report.funnel[:2]]
     assert funnel == [("rules", 4, 3, {"empty_response": 1}), ("task_form", 3, 1, {"echo": 1, "ungrounded": 1})]
-    report_off, kept_off, _ = run_curate([[GOOD, ECHO]])
+    report_off, kept_off, _ = run_curate([[GOOD, ECHO]], {"task_form": {"enabled": False}})
     assert len(kept_off) == 2 and [f.stage for f in report_off.funnel][:2] == ["rules", "exact"]
 
 

@@ -36,9 +36,10 @@ def test_good_records_pass_each_task_type():
     assert verdict(bonito("Summarize the passage.", summary, "summarization")) is None
 
 
-def test_off_by_default_and_symbolic_methods_skipped():
+def test_on_by_default_off_when_asked_and_symbolic_methods_skipped():
     record = bonito("The passage is here.", "The passage is here.")
-    assert task_form_verdict(record, TaskFormConfig()) is None
+    assert TaskFormConfig().enabled  # a config without a curation section still gets the gate
+    assert task_form_verdict(record, TaskFormConfig(enabled=False)) is None
     assert verdict({**record, "method": "sql_exec"}) is None
 
 
