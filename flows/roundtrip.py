@@ -7,20 +7,16 @@ with their reason and agreement score. Resumed as a unit like the judge.
 
 from __future__ import annotations
 
-import time
-from collections import Counter
 from typing import Any
 
-from prefect import get_run_logger, task
+from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from flows.engine_check import run_engine_check
 from taskmill.config import RunConfig
-from taskmill.records import from_table, to_table
-from taskmill.store import RunStore
 
 ROUNDTRIP = "roundtrip"
 ROUNDTRIP_REJECTS = "rejects/roundtrip"
-SHARD_ROWS = 5_000
 
 
 def roundtrip_enabled(cfg: RunConfig) -> bool:
@@ -36,33 +32,11 @@ def after_curation(cfg: RunConfig) -> str:
 @task(name="roundtrip", cache_policy=NO_CACHE)
 def roundtrip_stage(cfg: RunConfig) -> dict[str, Any]:
     from filters.roundtrip import roundtrip_records
-    from taskmill.engine.factory import get_engine
 
-    store = RunStore(cfg.run_dir)
-    if store.stage_done(ROUNDTRIP):
-        return store.manifest()["stages"][ROUNDTRIP].get("report", {})
-    for stage in (ROUNDTRIP, ROUNDTRIP_REJECTS):
-        store.clear_stage(stage)
     check = cfg.curation.roundtrip
-    engine = get_engine(check.engine or cfg.engine)
-    records = from_table(store.read_stage("curated"))
-    start = time.perf_counter()
-    kept, rejected, stats = roundtrip_records(records, engine, check, cfg.seed)
-    for index, begin in enumerate(range(0, len(kept), SHARD_ROWS)):
-        store.write_shard(ROUNDTRIP, index, to_table(kept[begin : begin + SHARD_ROWS]))
-    if rejected:
-        store.write_shard(ROUNDTRIP_REJECTS, 0, to_table(rejected))
-    report = {
-        "model": engine.model_name,
-        "seen": len(records),
-        "kept": len(kept),
-        "rejected": dict(Counter(r["reject_reason"] for r in rejected)),
-        "requests": stats.get("requests", 0),
-        "unchecked": stats.get("unchecked", 0),
-        "seconds": round(time.perf_counter() - start, 3),
-    }
-    get_run_logger().info(
-        "roundtrip %s: %d of %d kept (%d requests, %.1f s)", engine.model_name, len(kept), len(records), report["requests"], report["seconds"]
-    )
-    store.mark_stage_done(ROUNDTRIP, report=report)
-    return report
+
+    def run(records: list[dict], engine: Any) -> tuple[list[dict], list[dict], dict[str, Any]]:
+        kept, rejected, stats = roundtrip_records(records, engine, check, cfg.seed)
+        return kept, rejected, {"requests": stats.get("requests", 0), "unchecked": stats.get("unchecked", 0)}
+
+    return run_engine_check(cfg, "roundtrip", "curated", ROUNDTRIP, ROUNDTRIP_REJECTS, check.engine or cfg.engine, run)
