@@ -158,7 +158,7 @@ def render_card(
     configs = configs or local_configs(formats)
     metadata = card_metadata(name, len(records), configs, license, language or ["en"])
     methods = sorted({r["method"] for r in records})
-    models = sorted({r["model"] for r in records})
+    models = sorted({r["model"] for r in records if r["model"] and r["model"] != "none"})  # symbolic methods have no model
     funnel = [{"stage": s, "reason": reason, "count": n} for s, reasons in summary.get("rejects", {}).items() for reason, n in sorted(reasons.items())]
     stages = [{"stage": s, "records": n} for s, n in summary.get("records_per_stage", {}).items()]
     names = [c["config_name"] for c in configs]
@@ -175,7 +175,7 @@ def render_card(
     body = [
         f"# {name}\n",
         f"Instruction-tuning data made by taskmill (run `{summary.get('run_id', '')}`): "
-        f"{len(records)} records from the methods {', '.join(methods) or '-'}, generated with {', '.join(models) or '-'}.\n",
+        f"{len(records)} records from the methods {', '.join(methods) or '-'}, generated with {', '.join(models) or 'no language model (symbolic methods)'}.\n",
         "## Configs and files\n",
         files,
         "## How to load\n",

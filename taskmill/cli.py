@@ -100,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "export":
             from taskmill.runinfo import reexport
 
+            if args.push:  # a missing token or a bad repo id is said before export/ is rewritten
+                from taskmill.hub import check_push
+
+                check_push(args.push)
             paths = {} if args.no_rewrite else reexport(args.run_dir)
             result: dict = {"export": paths}
             if args.push:

@@ -104,6 +104,16 @@ def _local_evaluation(export_dir: str) -> str | None:
     return evaluation_section(open(path, encoding="utf-8").read()) if os.path.isfile(path) else None
 
 
+def check_push(repo: str) -> None:
+    """What a push needs before any work: a valid dataset repo id and a token. Raises HubPushError naming what is missing."""
+    if not REPO_ID.match(repo):
+        raise HubPushError(f"repo {repo!r}: give a dataset repo as user/name or org/name")
+    from huggingface_hub import get_token
+
+    if not get_token():
+        raise HubPushError("no Hugging Face token: set HF_TOKEN or run `hf auth login` (the config never holds it)")
+
+
 def push_run(
     run_dir: str,
     repo: str,
@@ -118,8 +128,7 @@ def push_run(
     Returns {"repo", "revision", "commit", "configs": [names], "files": [paths added], "deleted": [paths]}.
     Raises HubPushError without a token, an export or a valid repo id, and when the Hub refuses.
     """
-    if not REPO_ID.match(repo):
-        raise HubPushError(f"repo {repo!r}: give a dataset repo as user/name or org/name")
+    check_push(repo)
     export_dir = os.path.join(run_dir, "export")
     if not os.path.exists(os.path.join(export_dir, "records.parquet")):
         raise HubPushError(f"{export_dir}: no export here (records.parquet missing); run the pipeline first")
