@@ -55,10 +55,16 @@ def _reasons(store: RunStore, stage: str) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def _clip(value: Any) -> str:
+def _clip(value: Any, keep_end: bool = False) -> str:
+    """One line of at most ~SHOWN_CHARS; `keep_end` keeps both ends (an instruction's question follows its passage)."""
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     text = text.replace("\n", " ")
-    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + " …"
+    if len(text) <= SHOWN_CHARS:
+        return text
+    if keep_end:
+        head = SHOWN_CHARS // 3
+        return text[:head] + " … " + text[-(SHOWN_CHARS - head) :]
+    return text[:SHOWN_CHARS] + " …"
 
 
 def _sample(store: RunStore, stages: list[str], n: int, reason: str | None) -> list[dict]:
@@ -165,7 +171,7 @@ def inspect_run(run_dir: str, *, reason: str | None = None, stage: str | None = 
         lines.append(f"- [{rec['stage']}] {rec.get('method')} id={rec.get('id')}" + (f" reason={rec.get('reject_reason')}" if rec.get("reject_reason") else ""))
         for field in ("instruction", "input", "output"):
             if rec.get(field):
-                lines.append(f"    {field}: {_clip(rec[field])}")
+                lines.append(f"    {field}: {_clip(rec[field], keep_end=field == 'instruction')}")
         if rec.get("reject_reason") and rec.get("meta"):
             lines.append(f"    meta: {_clip(rec['meta'])}")
     return "\n".join(lines)

@@ -69,3 +69,17 @@ def test_inspect_samples_must_be_a_count(tmp_path, capsys):
     assert "argument -n/--samples: must be >= 0, got -1" in capsys.readouterr().err
     assert main(["inspect", run, "-n", "0"]) == 0
     assert "sample records" not in capsys.readouterr().out
+
+
+def test_inspect_shows_the_end_of_a_long_instruction(tmp_path):
+    """A Bonito instruction is the passage then the question: inspect must show the question."""
+    import pyarrow.parquet as pq
+
+    from taskmill.records import make_record, to_table
+
+    run = _run_dir(tmp_path, {"curated": {"done": True}})
+    record = make_record(method="bonito", source_id="d", instruction="passage " * 80 + "\n\nQuestion: Where do bees keep honey?", output="In wax cells.", seed=1)
+    pq.write_table(to_table([record]), f"{run}/generated/bonito/shard-00000.parquet")
+    text = inspect_run(run, stage="generated/bonito", samples=1)
+    line = next(line for line in text.splitlines() if line.strip().startswith("instruction:"))
+    assert line.rstrip().endswith("Question: Where do bees keep honey?") and " … " in line
