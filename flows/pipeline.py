@@ -131,6 +131,9 @@ def _run(cfg: RunConfig, output: RunOutput) -> dict[str, Any]:
     output.route_ray_workers()  # Ray registers its printer of worker output in ray.init
 
     documents, source_reports = sources_stage(cfg)
+    shortfalls = count_shortfalls(cfg, len(documents))  # Bonito `count`s above the documents there are
+    for shortfall in shortfalls:
+        get_run_logger().warning(shortfall)
     reports = _generate_all(cfg, store, documents)
     names = [gen.name for gen in cfg.generators]
     curated = curate_stage(cfg, names)
@@ -151,7 +154,7 @@ def _run(cfg: RunConfig, output: RunOutput) -> dict[str, Any]:
         skipped.update(report["skipped"])
     summary["rejects"] = {"sources": dict(sorted(skipped.items())), **summary["rejects"]}
     summary["warnings"] = [f"source {r['source']} gave no rows" for r in source_reports if r.get("documents", r.get("rows")) == 0]
-    summary["warnings"] += count_shortfalls(cfg, len(documents))  # Bonito `count`s above the documents there are
+    summary["warnings"] += shortfalls
     if checked is not None:
         summary["roundtrip"] = checked
     if judged is not None:

@@ -165,9 +165,6 @@ class BonitoGenerator(Generator):
         `count` documents with the smallest seeded rank (a heap of `count`, not a sort of all),
         in document order.
         """
-        if hasattr(documents, "__len__"):
-            for shortfall in self.config.count_shortfalls(len(documents)):
-                log.warning("%s: %s", self.config.name or METHOD, shortfall)
         size = self.config.shard_size
         items: list[dict] = []
         for task in self.config.tasks:
