@@ -2,7 +2,8 @@
 
 Figures (one JSON line each, issue 10):
 - gate_keep_precision: share of the check-set records the gate keeps that are labelled usable (goal >= 0.9).
-  The gate is the rule filters, the task-form checks and (unless --quick) the round-trip consistency check
+  The gate is the rule filters, the task-form checks, label collapse over each generator's records
+  (filters/label_collapse.py) and (unless --quick) the round-trip consistency check
   with the packaged model re-answering (filters/roundtrip.py); baseline: the same without the round-trip.
 - gate_junk_recall: share of the records labelled unusable that the gate rejects (goal >= 0.9); same baseline.
   Both are also printed for the two halves of the set (split by source passage): the round-trip threshold
@@ -70,7 +71,38 @@ def gate(record: dict, with_task_form: bool = True) -> str | None:
     verdict = rule_verdict(record, RulesConfig())
     if verdict is None and with_task_form:
         verdict = task_form_verdict(record, TaskFormConfig(enabled=True, chain={"library": [COI_LIBRARY]}))
+    if verdict is None and with_task_form and record["id"] in COLLAPSED:
+        return "label_collapse"
     return None if verdict is None else verdict[0]
+
+
+COLLAPSED: set[str] = set()  # ids in a collapsed label group (filters/label_collapse.py), set by find_collapsed
+
+
+def find_collapsed(records: list[dict]) -> set[str]:
+    """Ids of the records (passing the per-record gate) in a collapsed label group, grouped per generator
+    as a run would group them (the check set holds several runs: bonito-fields, self_guide-s7, ...)."""
+    import yaml
+
+    from filters.label_collapse import LabelCollapseConfig, collapsed, label_of
+
+    # The check set's slimmed Self-Guide meta predates keeping `target_label`; a classification
+    # task's records (the task file names its labels) carry one in a run.
+    with open(os.path.join(HERE, "..", "examples", "tasks", "self_guide_tasks.yaml"), encoding="utf-8") as f:
+        tasks = yaml.safe_load(f)
+    classification = {t["name"] for t in (tasks.get("tasks", tasks) if isinstance(tasks, dict) else tasks) if t.get("labels")}
+    COLLAPSED.clear()
+    passed = [r for r in records if gate(r) is None]
+    labels = []
+    for r in passed:
+        meta = dict(r.get("meta") or {})
+        if r["method"] == "self_guide" and r["source_id"] in classification:
+            meta.setdefault("task", r["source_id"])
+            meta.setdefault("target_label", "(not kept in the check set)")
+        item = label_of({**r, "meta": meta})
+        labels.append(None if item is None else (f"{r['generator']}|{item[0]}", item[1]))
+    COLLAPSED.update(passed[i]["id"] for i in collapsed(labels, LabelCollapseConfig()))
+    return set(COLLAPSED)
 
 
 def roundtrip_scores(records: list[dict], engine) -> dict[str, dict]:
@@ -165,9 +197,13 @@ def fresh_yield(records: list[dict], engine, threshold: float) -> tuple[float, d
         out = gen.run_shard(shard, engine)
         candidates += len(out.kept) + len(out.rejects)
         rows += [slim(record, name) for record in out.kept]
+    checkset_collapsed = set(COLLAPSED)
+    find_collapsed(rows)  # the fresh run is one run: its label groups are its own
     after_gate = [row for row in rows if gate(row) is None]
     rt = roundtrip_scores(after_gate, engine)
     kept = [row for row in after_gate if verdict(row, rt, threshold) is None]
+    COLLAPSED.clear()
+    COLLAPSED.update(checkset_collapsed)
     labels = [labelled.get((row["id"], row["output"])) for row in kept]
     usable = sum(bool(label) for label in labels)
     detail = {
@@ -198,6 +234,7 @@ def main() -> None:
     kinds = Counter(r["label"]["kind"] for r in records if not r["label"]["usable"])
     print(f"check set: {len(records)} records, {sum(r['label']['usable'] for r in records)} usable; unusable kinds {dict(kinds)}", file=sys.stderr)
     print(f"per generator: {dict(Counter(r['generator'] for r in records))}", file=sys.stderr)
+    find_collapsed(records)
     no_rt = scores(records)
     base = f"gate without round-trip: precision {no_rt['precision']:.3f}, recall {no_rt['recall']:.3f}"
     rt, threshold = None, 0.0

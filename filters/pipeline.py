@@ -1,4 +1,4 @@
-"""Curation over shards: rules → exact dedup → MinHash → semantic dedup → decontamination.
+"""Curation over shards: rules → task form → label collapse → exact dedup → MinHash → semantic dedup → decontamination.
 
 Streaming with bounded memory: `shards` is re-opened for each pass instead
 of holding records in memory. Between passes the driver keeps only compact
@@ -6,9 +6,10 @@ numpy columns per surviving record (position, priority, 32-byte exact key,
 16 band keys: ~200 bytes a record, ~0.2 GB per million).
 
 Passes:
-1. scan (executor, per batch): rule filters (rejects written at once), exact
-   keys and MinHash band keys of the survivors; decontamination matches (driver).
-   Then global decisions: exact groups, LSH candidates.
+1. scan (executor, per batch): rule filters and task-form checks (rejects written
+   at once), exact keys, MinHash band keys and closed-task labels of the survivors;
+   decontamination matches (driver). Then global decisions: collapsed label
+   groups (filters/label_collapse.py), exact groups, LSH candidates.
 2. verify (only if there are LSH candidates): shingle sets of the records in
    candidate pairs → exact Jaccard → clusters.
 3. embed (only if semantic dedup is on): embeddings through the cache → SemDeDup.
@@ -29,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from filters.decontaminate import DecontaminationConfig, EvalIndex, dataset_report, decontam_text
 from filters.exact import ExactConfig, exact_duplicates
+from filters.label_collapse import collapsed
 from filters.judge import JudgeConfig
 from filters.minhash import MinHashConfig, candidate_pairs, cluster_candidates, minhash_text, shingle_hashes
 from filters.roundtrip import RoundtripConfig
@@ -40,7 +42,7 @@ from filters.task_form import TaskFormConfig
 from taskmill.executors import LocalExecutor
 from taskmill.records import SCHEMA, from_table, reject, to_table
 
-KEPT, EXACT, NEAR, SEMANTIC, CONTAMINATED = range(5)
+KEPT, EXACT, NEAR, SEMANTIC, CONTAMINATED, COLLAPSED = range(6)
 _OUTCOME = {  # status → (reason, stage, score name)
     EXACT: ("exact_dup", "exact", None),
     NEAR: ("near_dup", "minhash", "jaccard"),
@@ -105,6 +107,7 @@ class _Survivors:
     methods: Any = field(default_factory=list)
     digests: Any = field(default_factory=list)
     bands: Any = field(default_factory=list)
+    labels: list = field(default_factory=list)  # (group, label) or None per survivor: filters/label_collapse.py
     method_names: dict[str, int] = field(default_factory=dict)
     matches: dict[int, list[tuple[int, float]]] = field(default_factory=dict)
     rule_reasons: Counter = field(default_factory=Counter)
@@ -171,6 +174,7 @@ def _scan(shards, cfg: CurationConfig, executor, write_rejects, index: EvalIndex
             state.methods.append(np.array([state.method_names.setdefault(m, len(state.method_names)) for m in methods], np.int32))
             state.digests.append(result["digests"])
             state.bands.append(result["bands"])
+            state.labels.extend(result["labels"])
             if index is not None and len(rows):
                 texts = batch.select(["instruction", "input", "output"]).take(rows).to_pylist()
                 for offset, record in enumerate(texts):
@@ -281,7 +285,7 @@ def _decontam_stage(cfg: DecontaminationConfig, index: EvalIndex, state, status)
     return rows, hit_rows, details
 
 
-def _write(shards, state, status, dup_of, score, contaminated: dict[int, dict], write_kept, write_rejects) -> None:
+def _write(shards, state, status, dup_of, score, contaminated: dict[int, dict], collapse_detail: dict[int, dict], write_kept, write_rejects) -> None:
     everyone = np.arange(state.count)
     for _, start, table in _iter_shards(shards, state.shard_sizes):
         lo, hi = np.searchsorted(state.positions, [start, start + table.num_rows])
@@ -294,6 +298,9 @@ def _write(shards, state, status, dup_of, score, contaminated: dict[int, dict], 
             continue
         rejects = []
         for i, record in zip(removed, from_table(table.take(state.positions[removed] - start))):
+            if status[i] == COLLAPSED:
+                rejects.append(reject(record, "label_collapse", TASK_FORM_STAGE, **collapse_detail[int(i)]))
+                continue
             if status[i] == CONTAMINATED:
                 rejects.append(reject(record, "contaminated", "decontamination", **contaminated[int(i)]))
                 continue
@@ -337,20 +344,27 @@ def curate(
     priority = np.array([cfg.priority.get(codes[int(m)], 0) for m in range(len(codes))], np.int64)[state.methods] if n else np.zeros(0, np.int64)
     after_rules = sum(state.shard_sizes) - sum(state.rule_reasons.values())
     funnel = [StageFunnel(RULES_STAGE, cfg.rules.enabled, sum(state.shard_sizes), after_rules, dict(sorted(state.rule_reasons.items())))]
+    collapse_detail = collapsed(state.labels, cfg.task_form.label_collapse) if cfg.task_form.enabled else {}
+    state.labels = None
+    for i in collapse_detail:
+        status[i] = COLLAPSED
     if cfg.task_form.enabled:  # listed only when on, so the funnel of a run without the gate is unchanged
-        funnel.append(StageFunnel(TASK_FORM_STAGE, True, after_rules, n, dict(sorted(state.task_form_reasons.items()))))
+        reasons = Counter(state.task_form_reasons) + Counter({"label_collapse": len(collapse_detail)})
+        funnel.append(StageFunnel(TASK_FORM_STAGE, True, after_rules, n - len(collapse_detail), dict(sorted(reasons.items()))))
+    n_kept = n - len(collapse_detail)
 
     def close_stage(stage: str, enabled: bool, seen: int, code: int, reason: str) -> None:
         rejected = int(np.count_nonzero(status == code)) if enabled else 0
         funnel.append(StageFunnel(stage, enabled, seen, seen - rejected, {reason: rejected} if rejected else {}))
 
     clock = time.perf_counter()
-    if cfg.exact.enabled and n:
-        rep = exact_duplicates(state.digests, priority)
-        removed = rep != np.arange(n)
-        status[removed], dup_of[removed] = EXACT, rep[removed]
+    if cfg.exact.enabled and n_kept:
+        alive = np.flatnonzero(status == KEPT)
+        rep = exact_duplicates(state.digests[alive], priority[alive])
+        removed = rep != np.arange(len(alive))
+        status[alive[removed]], dup_of[alive[removed]] = EXACT, alive[rep[removed]]
     state.digests = None
-    close_stage("exact", cfg.exact.enabled, n, EXACT, "exact_dup")
+    close_stage("exact", cfg.exact.enabled, n_kept, EXACT, "exact_dup")
     seconds["exact"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -375,7 +389,7 @@ def curate(
     close_stage("decontamination", index is not None, seen, CONTAMINATED, "contaminated")
 
     clock = time.perf_counter()
-    _write(shards, state, status, dup_of, score, contaminated, write_kept, write_rejects)
+    _write(shards, state, status, dup_of, score, contaminated, collapse_detail, write_kept, write_rejects)
     seconds["write"] = time.perf_counter() - clock
     return CurationReport(
         records_in=sum(state.shard_sizes),

@@ -20,6 +20,7 @@ from filters.exact import ExactConfig, exact_digest
 from filters.minhash import MinHashConfig, minhash_text, record_band_keys, source_salt
 from filters.rules import RulesConfig, check_record
 from filters.task_form import STAGE as TASK_FORM_STAGE
+from filters.label_collapse import label_of
 from filters.task_form import TaskFormConfig, task_form_verdict
 from taskmill.records import SCHEMA, from_table, reject, to_table
 
@@ -49,7 +50,8 @@ def scan_batch(
     Records that pass the rules then go through the task-form checks (when on);
     their rejects have reject_stage "task_form" and are counted in "task_form_reasons".
     Returns {"rejects": table, "reasons": {reason: count}, "keep_rows": int64 row
-    numbers, "digests": (k, 32) uint8, "bands": (k, bands) uint64}.
+    numbers, "digests": (k, 32) uint8, "bands": (k, bands) uint64, "labels": k
+    (group, label) pairs or None (filters/label_collapse.py; all None without the gate)}.
     """
     # only the columns the rules read: decoding every record's JSON meta would double the cost
     records = table.select([c for c in VIEW_COLUMNS if c in table.column_names]).to_pylist()
@@ -62,14 +64,18 @@ def scan_batch(
             failed.append((row, verdict))
             reasons[verdict[0]] += 1
     gate_failed, gate_reasons = [], Counter()
+    labels: list[tuple[str, str] | None] = []
     if task_form is not None and task_form.enabled and keep_rows:
         # the checks read meta (task type, passage, fields): decode it for the survivors only
         metas = table.column("meta").take(keep_rows).to_pylist()
+        models = table.column("model").take(keep_rows).to_pylist()  # label collapse groups by model
         passed = []
-        for row, meta in zip(keep_rows, metas):
-            verdict = task_form_verdict({**records[row], "meta": json.loads(meta or "{}")}, task_form)
+        for row, meta, model in zip(keep_rows, metas, models):
+            record = {**records[row], "meta": json.loads(meta or "{}"), "model": model}
+            verdict = task_form_verdict(record, task_form)
             if verdict is None:
                 passed.append(row)
+                labels.append(label_of(record) if task_form.label_collapse.enabled else None)
             else:
                 gate_failed.append((row, verdict))
                 gate_reasons[verdict[0]] += 1
@@ -99,4 +105,5 @@ def scan_batch(
         "keep_rows": np.asarray(keep_rows, dtype=np.int64),
         "digests": digests,
         "bands": bands,
+        "labels": labels or [None] * len(keep_rows),
     }

@@ -13,7 +13,8 @@ shared with the generator's own prompt templates, found automatically by
 filters/task_text.py), meta_text, echo, repetitive, fragment. Checks per task
 type (Bonito task type names): no_question, not_yes_no_question, not_yes_no,
 bad_label, wrong_label (a hypothesis copied from the passage not labelled as
-entailed), answer_not_in_passage, answer_not_an_option, unsupported_number
+entailed), answer_not_in_passage, answer_not_an_option, option_unsupported (the
+keyed option is not in the passage but another option is), unsupported_number
 (a number in a QA answer found in neither passage nor question),
 summary_not_shorter, summary_off_passage, ungrounded, copies_passage, field_truncated (filters/field_bounds.py), and from filters/answer_form.py
 answer_type_mismatch and answer_in_question. Each is a reject reason; its
@@ -31,6 +32,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from filters.chain_form import ChainFormConfig, check_chain
+from filters.label_collapse import LabelCollapseConfig
 from filters.task_text import FUNCTION_WORDS, content_stems, longest_shared_run, template_ngrams, words
 from filters.text_views import norm
 
@@ -90,10 +92,16 @@ class TaskFormConfig(BaseModel):
     # Optional second grounding test: MiniLM cosine of task (+ answer) and passage; None = off.
     grounding_embedding_min: float | None = Field(None, ge=-1, le=1)
     summary_max_ratio: float = Field(0.8, gt=0)  # summary chars / passage chars
-    summary_min_overlap: float = Field(0.5, ge=0, le=1)  # share of the summary's content words in the passage
+    # Share of the summary's content words (stems) found in the passage: ROUGE-1 precision against the
+    # source, a proxy for added (extrinsic, hallucinated) content. Strict because no check here can verify
+    # what a summary adds; an abstractive summary from a strong model may need about 0.7. At 0.5 the
+    # check set's wrong summaries (0.5-0.83) all passed.
+    summary_min_overlap: float = Field(0.85, ge=0, le=1)
     copied_claim_cover: float = Field(0.85, ge=0, le=1)  # NLI/TE: a hypothesis this much copied is entailed
     extractive_min_cover: float = Field(1.0, ge=0, le=1)  # share of the answer's words found in a passage span
     chain: ChainFormConfig = ChainFormConfig()  # per-step checks of chain (CoI) records: filters/chain_form.py
+    # a closed-label task answered with one label nearly every time (a set-level check): filters/label_collapse.py
+    label_collapse: LabelCollapseConfig = LabelCollapseConfig()
 
 
 @dataclass
@@ -268,9 +276,34 @@ def check_options(v: TaskView, cfg: TaskFormConfig) -> Verdict:
     if len(options) < 2 or len(set(normalized)) < len(options):
         return "answer_not_an_option", {"options": len(options), "distinct": len(set(normalized))}
     index = "abcdefgh".find(letter.lower()) if letter else -1
-    if 0 <= index < len(options) or norm(v.answer).rstrip(".") in normalized:
+    if not 0 <= index < len(options) and norm(v.answer).rstrip(".") in normalized:
+        index = normalized.index(norm(v.answer).rstrip("."))
+    if not 0 <= index < len(options):
+        return "answer_not_an_option", {"options": len(options), "answer": v.answer[:40]}
+    return _option_support(v, options, index)
+
+
+NEGATED_QUESTION = re.compile(r"\b(?:not|except|never|false|incorrect|untrue)\b", re.I)
+
+
+def _option_support(v: TaskView, options: list[str], index: int) -> Verdict:
+    """Over a passage, the keyed option should be what the passage says: when its content words are
+    missing from the passage while another option's are all there, the key is wrong (a "which is
+    NOT..." question is exempt)."""
+    if not v.passage or NEGATED_QUESTION.search(v.task.split("\nOptions:")[0]):
         return None
-    return "answer_not_an_option", {"options": len(options), "answer": v.answer[:40]}
+    passage = content_stems(v.passage)
+
+    def supported(option: str) -> bool:
+        stems = content_stems(option)
+        return bool(stems) and stems <= passage
+
+    if supported(options[index]):
+        return None
+    others = [i for i, option in enumerate(options) if i != index and supported(option)]
+    if others:
+        return "option_unsupported", {"answer": options[index][:40], "supported_option": options[others[0]][:40]}
+    return None
 
 
 def check_entailment_consistency(v: TaskView, cfg: TaskFormConfig) -> Verdict:

@@ -16,6 +16,8 @@ import re
 from functools import lru_cache
 from typing import Any, Iterable
 
+import snowballstemmer
+
 WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 PLACEHOLDER_CUT = re.compile(r"\{\{?[^{}]*\}?\}|<\|[a-z]+\|>")
 
@@ -36,16 +38,13 @@ def words(text: str) -> list[str]:
     return [w.lower() for w in WORD.findall(text)]
 
 
-SUFFIXES = ("ing", "ed", "es", "s", "ly")
+_STEMMER = snowballstemmer.stemmer("english")  # Porter's English (Snowball) stemmer
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    """A crude stem (one suffix off, then 6 letters) so that 'raised', 'raises' and 'raise' meet."""
-    for suffix in SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            word = word[: -len(suffix)]
-            break
-    return word[:6]
+    """The English Snowball stem of a lower-case word: 'raise', 'raised' and 'raises' all give 'rais'."""
+    return _STEMMER.stemWord(word)
 
 
 def content_stems(text: str) -> set[str]:

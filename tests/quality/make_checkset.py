@@ -24,7 +24,7 @@ import re
 from importlib import metadata
 
 PACKAGES = ("attrs", "click", "datasketch", "fsspec", "httpx", "humanize", "cachetools", "dateparser", "apprise", "duckdb")
-KEEP_META = ("task_type", "context", "mode", "fields", "context_prepended", "task_name")
+KEEP_META = ("task_type", "context", "mode", "fields", "context_prepended", "task_name", "task", "target_label")
 
 
 def _prose_paragraphs(text: str) -> list[str]:

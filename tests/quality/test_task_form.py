@@ -115,6 +115,12 @@ def test_multiple_choice_answer_among_the_options():
     assert verdict(bonito(same, "A", "multiple-choice question answering")) == ("answer_not_an_option", {"options": 2, "distinct": 1})
     fields = {"question": "Why are exceptions used?", "options": ["errors", "loops", "output", "speed"], "answer": "A"}
     assert verdict(bonito(task, "A. errors", "multiple-choice question answering", fields=fields)) is None
+    # the key must be what the passage says when another option is
+    assert verdict(bonito(task, "B", "multiple-choice question answering")) == (
+        "option_unsupported", {"answer": "to speed up loops", "supported_option": "to handle errors"},
+    )  # fmt: skip
+    negated = "Which is NOT a use of exceptions?\nA. to handle errors\nB. to speed up loops"
+    assert verdict(bonito(negated, "B", "multiple-choice question answering")) is None
 
 
 def test_summaries_shorter_than_and_overlapping_the_passage():
@@ -122,6 +128,10 @@ def test_summaries_shorter_than_and_overlapping_the_passage():
     assert reason == "summary_not_shorter" and detail["length_ratio"] > 1
     reason, detail = verdict(bonito("Summarize the passage.", "Cats sleep most of the day in warm sunny places.", "summarization"))
     assert reason == "summary_off_passage" and detail["overlap"] == 0.0
+    # one new content word in seven passes (abstractive wording); content the passage lacks does not
+    assert verdict(bonito("Summarize the passage.", "Exceptions leave the normal flow of control to handle errors.", "summarization")) is None
+    added = "Exceptions are raised where errors are detected, which makes programs faster and safer."
+    assert verdict(bonito("Summarize the passage.", added, "summarization")) == ("summary_off_passage", {"overlap": 0.5})
 
 
 def test_question_unrelated_to_the_passage():
@@ -207,4 +217,4 @@ def test_field_cut_at_its_schema_max_length():
     # off, the same text is still a fragment: a closing quote alone ("class’") does not end a sentence
     record = bonito("Summarize the passage above.", cut, "summarization", mode="prompted-fields", fields={"summary": cut})
     assert verdict(record, off) == ("fragment", {"field": "answer", "last_word": "class"})
-    assert verdict(bonito("Summarize the passage.", "Exceptions leave the “normal flow.”", "summarization")) is None
+    assert verdict(bonito("Summarize the passage.", "Exceptions break out of the “normal flow.”", "summarization")) is None
