@@ -64,7 +64,7 @@ class CurationConfig(BaseModel):
     # method → priority; higher is kept first by the dedup stages (e.g. human-written over synthetic)
     priority: dict[str, int] = {}
     batch_size: int = Field(2048, ge=1)  # records per executor task
-    shards_per_round: int = Field(4, ge=1)  # shards in flight in the scan pass (bounds memory)
+    shards_per_round: int = Field(4, ge=1)  # batches of records per scan round (bounds memory)
     embed_chunk: int = Field(8192, ge=1)  # records embedded per cache call
 
 
@@ -155,11 +155,7 @@ def _scan(shards, cfg: CurationConfig, executor, write_rejects, index: EvalIndex
     pending: list[tuple[int, int, pa.Table]] = []
 
     def run_round() -> None:
-        batches = [
-            (start + offset, table.slice(offset, cfg.batch_size), number)
-            for number, start, table in pending
-            for offset in range(0, table.num_rows, cfg.batch_size)
-        ]
+        batches = _pack(pending, cfg.batch_size)
         results = executor.map(scan_batch, [b for _, b, _ in batches], cfg.rules, cfg.exact, cfg.minhash, cfg.task_form)
         rejects: dict[int, list[pa.Table]] = {}
         for (start, batch, number), result in zip(batches, results):
@@ -186,15 +182,42 @@ def _scan(shards, cfg: CurationConfig, executor, write_rejects, index: EvalIndex
             write_rejects(pa.concat_tables(rejects[number]))
         pending.clear()
 
+    pending_rows = 0
     for number, start, table in _iter_shards(shards):
         state.shard_sizes.append(table.num_rows)
         pending.append((number, start, table))
-        if len(pending) >= cfg.shards_per_round:
+        pending_rows += table.num_rows
+        # a round is shards_per_round full batches of records, however the records are sharded
+        if pending_rows >= cfg.shards_per_round * cfg.batch_size:
             run_round()
+            pending_rows = 0
     if pending:
         run_round()
     state.freeze()
     return state
+
+
+def _pack(pending: list[tuple[int, int, pa.Table]], batch_size: int) -> list[tuple[int, pa.Table, int]]:
+    """(position of the first row, batch, its first shard's number): consecutive shards cut and packed
+    into batches of at most `batch_size` rows. A run of many small shards (Bonito writes one per two
+    passages) then costs one executor task per batch, not one per shard. Rows stay in input order, so
+    a batch's row i is at position start + i."""
+    batches: list[tuple[int, pa.Table, int]] = []
+    parts: list[pa.Table] = []
+    rows = first_start = first_number = 0
+    for number, start, table in pending:
+        for offset in range(0, table.num_rows, batch_size):
+            piece = table.slice(offset, batch_size)
+            if parts and rows + piece.num_rows > batch_size:
+                batches.append((first_start, pa.concat_tables(parts), first_number))
+                parts, rows = [], 0
+            if not parts:
+                first_start, first_number = start + offset, number
+            parts.append(piece)
+            rows += piece.num_rows
+    if parts:
+        batches.append((first_start, pa.concat_tables(parts), first_number))
+    return batches
 
 
 def _records_of(shards, state: _Survivors, wanted: np.ndarray) -> Iterator[tuple[np.ndarray, list[dict]]]:
@@ -285,8 +308,28 @@ def _decontam_stage(cfg: DecontaminationConfig, index: EvalIndex, state, status)
     return rows, hit_rows, details
 
 
-def _write(shards, state, status, dup_of, score, contaminated: dict[int, dict], collapse_detail: dict[int, dict], write_kept, write_rejects) -> None:
+class _Coalesce:
+    """Passes tables on to `sink` in runs of at least `rows` rows (in order), so that many small input
+    shards do not become as many small output shards; `close()` sends the rest."""
+
+    def __init__(self, sink: Callable[[pa.Table], Any], rows: int):
+        self.sink, self.rows, self.parts, self.count = sink, rows, [], 0
+
+    def __call__(self, table: pa.Table) -> None:
+        self.parts.append(table)
+        self.count += table.num_rows
+        if self.count >= self.rows:
+            self.close()
+
+    def close(self) -> None:
+        if self.parts:
+            self.sink(pa.concat_tables(self.parts))
+            self.parts, self.count = [], 0
+
+
+def _write(shards, state, status, dup_of, score, contaminated: dict[int, dict], collapse_detail: dict[int, dict], write_kept, write_rejects, rows: int) -> None:
     everyone = np.arange(state.count)
+    write_kept, write_rejects = _Coalesce(write_kept, rows), _Coalesce(write_rejects, rows)
     for _, start, table in _iter_shards(shards, state.shard_sizes):
         lo, hi = np.searchsorted(state.positions, [start, start + table.num_rows])
         here = everyone[lo:hi]
@@ -310,6 +353,8 @@ def _write(shards, state, status, dup_of, score, contaminated: dict[int, dict], 
                 detail[score_name] = round(float(score[i]), 4)
             rejects.append(reject(record, reason, stage, **detail))
         write_rejects(to_table(rejects))
+    write_kept.close()
+    write_rejects.close()
 
 
 def curate(
@@ -324,8 +369,9 @@ def curate(
     """Run every enabled stage over the shards; kept and rejected records go to the sinks.
 
     `shards()` must return a fresh iterator over the same tables each time.
-    Rule rejects are written during the first pass, the other rejects and the
-    kept records in the last pass, one call per input shard (when non-empty).
+    Rule rejects are written during the first pass (one call per scan batch with
+    rejects), the other rejects and the kept records in the last pass, in input
+    order, one call per `batch_size` records or more (small shards are coalesced).
     `embeddings`: an EmbeddingCache shared with selection; a temporary one if None.
     """
     cfg = config if isinstance(config, CurationConfig) else CurationConfig.model_validate(config or {})
@@ -389,7 +435,7 @@ def curate(
     close_stage("decontamination", index is not None, seen, CONTAMINATED, "contaminated")
 
     clock = time.perf_counter()
-    _write(shards, state, status, dup_of, score, contaminated, collapse_detail, write_kept, write_rejects)
+    _write(shards, state, status, dup_of, score, contaminated, collapse_detail, write_kept, write_rejects, cfg.batch_size)
     seconds["write"] = time.perf_counter() - clock
     return CurationReport(
         records_in=sum(state.shard_sizes),

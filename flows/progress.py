@@ -48,7 +48,13 @@ def _quietly(what: str, call: Callable[[], Any]) -> Any:
 
 
 class StageProgress:
-    """A progress artifact for one stage; `advance(done, total)` moves it (percent, 0-100)."""
+    """A progress artifact for one stage; `advance(done, total)` moves it (percent, 0-100).
+
+    Updates go out at most once per `min_interval_s` (the last one, 100%, always): each is a
+    Prefect API call, and a stage of 800 two-record shards made 1,600 of them, most of its time.
+    """
+
+    min_interval_s = 1.0
 
     def __init__(self, stage: str, description: str):
         from prefect.artifacts import create_progress_artifact
@@ -56,6 +62,7 @@ class StageProgress:
 
         self.stage = stage
         self.last = 0.0
+        self.sent_at = 0.0  # time.monotonic() of the last update sent
         self.id: UUID | None = None
         if FlowRunContext.get() or TaskRunContext.get():  # not for a stage called outside a run (`taskmill export`)
             self.id = _quietly(
@@ -71,7 +78,10 @@ class StageProgress:
         percent = round(min(100.0, max(self.last, percent)), 1)  # never moves back
         if self.id is None or percent == self.last:
             return
-        self.last = percent
+        now = time.monotonic()
+        if percent < 100.0 and now - self.sent_at < self.min_interval_s:
+            return  # not recorded as sent: a later call (at the latest done()) brings the artifact up to date
+        self.last, self.sent_at = percent, now
         _quietly(f"{self.stage} progress", lambda: update_progress_artifact(self.id, progress=percent, _sync=True))
 
     def done(self) -> None:

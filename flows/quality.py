@@ -20,8 +20,8 @@ SAMPLES = 3
 
 def _columns(store: RunStore, stage: str, names: list[str]) -> list[dict]:
     rows: list[dict] = []
-    for table in store.iter_shards(stage):
-        rows += table.select([n for n in names if n in table.column_names]).to_pylist()
+    for table in store.iter_shards(stage, columns=names):
+        rows += table.to_pylist()
     return rows
 
 

@@ -21,7 +21,7 @@ from taskmill.store import RunStore
 def _stage_totals(store: RunStore, stage: str) -> dict[str, Any]:
     """Rows, reject reasons and token sums of a stage, reading each shard once."""
     totals: dict[str, Any] = {"rows": 0, "reasons": Counter(), "prompt_tokens": 0, "completion_tokens": 0}
-    for table in store.iter_shards(stage):
+    for table in store.iter_shards(stage, columns=["reject_reason", "prompt_tokens", "completion_tokens"]):
         if not table.num_rows:
             continue
         totals["rows"] += table.num_rows

@@ -166,10 +166,16 @@ class RunStore:
         names = sorted(i.path for i in infos if posixpath.basename(i.path).startswith("shard-") and i.path.endswith(".parquet"))
         return names
 
-    def iter_shards(self, stage: str) -> Iterator[pa.Table]:
+    def iter_shards(self, stage: str, columns: list[str] | None = None) -> Iterator[pa.Table]:
+        """The stage's shards in order; with `columns`, only those of them a shard has (a counting
+        pass then skips the large text and meta columns)."""
         for path in self.shard_paths(stage):
             with self.fs.open_input_file(path) as f:
-                yield pq.read_table(f)
+                if columns is None:
+                    yield pq.read_table(f)
+                else:
+                    parquet = pq.ParquetFile(f)
+                    yield parquet.read(columns=[c for c in columns if c in parquet.schema_arrow.names])
 
     def read_stage(self, stage: str, schema: pa.Schema | None = SCHEMA) -> pa.Table:
         tables = list(self.iter_shards(stage))

@@ -192,3 +192,22 @@ def test_grounded_tasks_compare_questions_within_their_source():
 
     _, _, rejects_plain = run_curate([different], CurationConfig(minhash={"grounded_methods": []}, task_form={"enabled": False}))
     assert [r["reject_reason"] for r in rejects_plain] == ["near_dup"]
+
+
+def test_many_small_shards_are_packed_into_batches_and_coalesced_on_write():
+    """Bonito writes a shard per two passages: 40 such shards must not cost 40 executor tasks and 40 writes."""
+    shards = [[rec(f"{PROMPTS[i % 5]} Case {i}-{j}.", f"Answer {i}-{j}.") for j in range(2)] for i in range(40)]
+    executor = PicklingExecutor()
+    sizes = []
+    inner_map = executor.map
+    executor.map = lambda fn, items, *args: (sizes.append([item.num_rows for item in items]), inner_map(fn, items, *args))[1]
+    kept_calls = []
+    tables = [to_table(s) for s in shards]
+    report = curate(
+        lambda: iter(tables), {"batch_size": 16, "shards_per_round": 2, "minhash": {"enabled": False}}, executor=executor,
+        write_kept=kept_calls.append, write_rejects=lambda t: None,
+    )  # fmt: skip
+    assert sizes == [[16, 16], [16, 16], [16]]  # rounds of 2 batches of 16 rows, cut across shard ends
+    assert [t.num_rows for t in kept_calls] == [16, 16, 16, 16, 16]
+    assert [i for t in kept_calls for i in t.column("id").to_pylist()] == [r["id"] for s in shards for r in s]
+    assert report.records_kept == 80

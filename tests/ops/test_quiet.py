@@ -204,6 +204,25 @@ def test_progress_artifact_moves_from_an_event_loop_thread(prefect_harness):
     assert artifact.type == "progress" and artifact.data == 75.0
 
 
+def test_progress_updates_are_throttled_but_the_last_one_always_lands(monkeypatch):
+    """A stage of many tiny shards must not make one Prefect API call per shard."""
+    import uuid
+
+    import prefect.artifacts
+
+    from flows.progress import StageProgress
+
+    sent = []
+    monkeypatch.setattr(prefect.artifacts, "update_progress_artifact", lambda artifact_id, progress, _sync: sent.append(progress))
+    progress = StageProgress("many-shards", "shards")  # outside a run: no artifact is created...
+    progress.id = uuid.uuid4()  # ...so give it one to update
+    for done in range(1, 801):
+        progress.advance(done, 800)
+    assert sent[0] == 0.1 and sent[-1] == 100.0 and len(sent) <= 3  # first, (maybe one a second later), last
+    progress.done()
+    assert sent[-1] == 100.0 and sent.count(100.0) == 1
+
+
 def test_live_generation_line_redraws_in_place_on_a_terminal_and_is_absent_from_a_pipe():
     import io
 
