@@ -19,9 +19,6 @@ from typing import Literal
 import numpy as np
 import xxhash
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from scipy.integrate import quad
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from filters import _kernels
 from filters.exact import group_representatives
@@ -86,6 +83,8 @@ def threshold_midpoint(bands: int, rows: int) -> float:
 @lru_cache(maxsize=64)
 def optimal_param(threshold: float, num_perm: int, fp_weight: float = 0.5, fn_weight: float = 0.5) -> tuple[int, int]:
     """(bands, rows) with b·r ≤ num_perm minimizing w_fp·∫₀ᵗP + w_fn·∫ₜ¹(1−P)."""
+    from scipy.integrate import quad  # here, not at import: scipy.integrate is 0.3 s of every run's start-up
+
     best, best_error = (1, 1), float("inf")
     for bands in range(1, num_perm + 1):
         for rows in range(1, num_perm // bands + 1):
@@ -231,6 +230,9 @@ def cluster_representatives(n: int, edges: np.ndarray, priority: np.ndarray | No
         priority = np.zeros(n, dtype=np.int64)
     if len(edges) == 0:
         return np.arange(n, dtype=np.int64)
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     graph = coo_matrix((np.ones(len(edges), dtype=np.int8), (edges[:, 0], edges[:, 1])), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
     return group_representatives([labels.astype(np.int64)], priority)

@@ -121,14 +121,18 @@ def main(argv: list[str] | None = None) -> int:
         from taskmill.schedule import for_this_run
 
         # Also around the flow: Prefect logs a failed flow's traceback after the flow function has returned.
+        from taskmill.interrupt import exit_on_interrupt
+
         log = engine_log_path(for_this_run(cfg).run_dir)
         restore = (lambda: None) if args.verbose else quiet_prefect_console(log)
+        default_interrupt = exit_on_interrupt(for_this_run(cfg).run_dir)  # Ctrl-C: stop in seconds, resumable
         try:
             summary = pipeline(config_path=os.path.abspath(args.config))
         except Exception as exc:  # noqa: BLE001 - any failure: its message, the engine log's path and tail, exit 1
             _report_failure(exc, last_log_path() or log, verbose=args.verbose)
             return 1
         finally:
+            default_interrupt()
             restore()
         print(json.dumps({"run_dir": summary["run_dir"], "export": summary.get("export", {})}, indent=2))
         return 0

@@ -60,3 +60,14 @@ def test_store_writes_shards_atomically_and_resumes(tmp_path):
     store.clear_stage("curated")
     assert not store.stage_done("curated")
     assert store.read_stage("nothing-here").num_rows == 0
+
+
+def test_iter_shards_reads_only_the_columns_asked_for_that_a_shard_has(tmp_path):
+    store = RunStore(str(tmp_path))
+    records = [make_record(method="m", source_id=f"s{i}", instruction="long text " * 50, output="o", seed=i) for i in range(3)]
+    store.write_shard("stage", 0, to_table(records[:2]))
+    store.write_shard("stage", 1, to_table(records[2:]))
+    tables = list(store.iter_shards("stage", columns=["id", "reject_reason", "not_a_column"]))
+    assert [t.column_names for t in tables] == [["id", "reject_reason"]] * 2
+    assert [i for t in tables for i in t.column("id").to_pylist()] == [r["id"] for r in records]
+    assert [t.num_rows for t in store.iter_shards("stage")] == [2, 1] and len(next(store.iter_shards("stage")).column_names) == len(SCHEMA)

@@ -20,7 +20,9 @@ import sys
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-REQUEST_DELAY_S = 0.05
+# Seconds of scripted engine time per request; bench/resume.py raises it (with more documents) so that
+# generation, not start-up, is most of a run, as in a real one.
+REQUEST_DELAY_S = float(os.environ.get("TASKMILL_CHAOS_REQUEST_DELAY_S", "0.05"))
 
 DOCS = [
     "The city library opens at nine in the morning and closes at six in the evening on weekdays. On Saturdays it closes at two.",
@@ -46,8 +48,13 @@ Genoa,Italy,0.56,243,1099
 """
 
 
-def chaos_config(run_root: str, ray_address: str | None) -> dict:
-    """A small config: Bonito (scripted engine, 8 shards) and SQL on one CSV table; MinHash off (its JIT start-up dominates)."""
+def chaos_docs(count: int) -> list[str]:
+    """`count` distinct documents: DOCS, then DOCS again with a numbered note (distinct ids and prompts)."""
+    return [DOCS[i % len(DOCS)] + ("" if i < len(DOCS) else f" (Note {i}.)") for i in range(count)]
+
+
+def chaos_config(run_root: str, ray_address: str | None, docs: int = len(DOCS)) -> dict:
+    """A small config: Bonito (scripted engine, docs/2 shards) and SQL on one CSV table; MinHash off (its JIT start-up dominates)."""
     os.makedirs(run_root, exist_ok=True)
     table = os.path.join(run_root, "cities.csv")
     with open(table, "w", encoding="utf-8") as f:
@@ -57,7 +64,7 @@ def chaos_config(run_root: str, ray_address: str | None) -> dict:
         "run_root": run_root,
         "seed": 11,
         "ray": {"address": ray_address},
-        "sources": [{"kind": "inline", "texts": DOCS}],
+        "sources": [{"kind": "inline", "texts": chaos_docs(docs)}],
         "generators": [
             {"method": "bonito", "prompted_format": "json", "shard_size": 2, "tasks": {"qa": None, "ynqa": None}},
             {"method": "sql_exec", "sources": [{"path": table}], "tasks_per_table": 12, "shard_size": 4},
@@ -81,12 +88,11 @@ def _child(config_path: str) -> int:
     from taskmill.engine import factory
     from taskmill.engine.scripted import ScriptedEngine
 
-    class SlowScripted(ScriptedEngine):
-        def generate(self, requests, progress=None):
-            time.sleep(REQUEST_DELAY_S * len(requests))
-            return super().generate(requests, progress)
-
-    factory.make_engine = lambda settings: SlowScripted(scripted_answer, model_name="scripted-chaos")
+    # Each request answers REQUEST_DELAY_S after it is submitted, up to the engine's in-flight limit at once
+    # (the streaming path calls submit(); a slower generate() alone would never be called).
+    factory.make_engine = lambda settings: ScriptedEngine(
+        scripted_answer, model_name="scripted-chaos", delay=lambda request: REQUEST_DELAY_S, record=False
+    )
     from taskmill.cli import main
 
     print(f"READY {time.time()}", flush=True)
