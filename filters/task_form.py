@@ -13,7 +13,8 @@ shared with the generator's own prompt templates, found automatically by
 filters/task_text.py), meta_text, echo, repetitive, fragment. Checks per task
 type (Bonito task type names): no_question, not_yes_no_question, not_yes_no,
 bad_label, wrong_label (a hypothesis copied from the passage not labelled as
-entailed), answer_not_in_passage, answer_not_an_option, option_unsupported (the
+entailed), target_label_mismatch (a Self-Guide input labelled other than the label
+it was written for), answer_not_in_passage, answer_not_an_option, option_unsupported (the
 keyed option is not in the passage but another option is), unsupported_number
 (a number in a QA answer found in neither passage nor question),
 summary_not_shorter, summary_off_passage, ungrounded, copies_passage, field_truncated (filters/field_bounds.py), and from filters/answer_form.py
@@ -99,6 +100,7 @@ class TaskFormConfig(BaseModel):
     summary_min_overlap: float = Field(0.85, ge=0, le=1)
     copied_claim_cover: float = Field(0.85, ge=0, le=1)  # NLI/TE: a hypothesis this much copied is entailed
     extractive_min_cover: float = Field(1.0, ge=0, le=1)  # share of the answer's words found in a passage span
+    target_label_agreement: bool = True  # Self-Guide classification: the voted label must be the input's target label
     chain: ChainFormConfig = ChainFormConfig()  # per-step checks of chain (CoI) records: filters/chain_form.py
     # a closed-label task answered with one label nearly every time (a set-level check): filters/label_collapse.py
     label_collapse: LabelCollapseConfig = LabelCollapseConfig()
@@ -114,6 +116,7 @@ class TaskView:
     fields: dict[str, Any] | None
     instruction: str
     mode: str | None = None  # Bonito: "protocol", "prompted-fields", "prompted-json", ...
+    target_label: str | None = None  # Self-Guide classification: the label the input was written for
 
 
 def task_view(record: dict) -> TaskView:
@@ -129,7 +132,11 @@ def task_view(record: dict) -> TaskView:
         # Without a passage the instruction is usually a user's task spec or built by code
         # (Self-Guide, chains): the model wrote the input, if anything.
         task = str(record.get("input") or "")
-    return TaskView(str(record.get("method") or ""), meta.get("task_type"), passage, task, str(record.get("output") or ""), fields, instruction, meta.get("mode"))
+    target = meta.get("target_label") if record.get("method") == "self_guide" else None
+    return TaskView(
+        str(record.get("method") or ""), meta.get("task_type"), passage, task, str(record.get("output") or ""), fields, instruction,
+        meta.get("mode"), None if target is None else str(target),
+    )  # fmt: skip
 
 
 def _generated(v: TaskView) -> list[tuple[str, str]]:
@@ -237,6 +244,17 @@ def check_label(v: TaskView, cfg: TaskFormConfig) -> Verdict:
     allowed = LABELS.get(v.task_type or "")
     if allowed and not any(first.startswith(label[:6]) for label in allowed):
         return "bad_label", {"answer_start": first, "allowed": list(allowed[:3])}
+    return None
+
+
+def check_target_label(v: TaskView, cfg: TaskFormConfig) -> Verdict:
+    """Self-Guide writes each classification input for a target label, then labels it by vote (spec §2);
+    when the vote disagrees with the label the input was written for, the input is ambiguous or the
+    label wrong, and neither makes a training example."""
+    if not cfg.target_label_agreement or v.target_label is None:
+        return None
+    if norm(v.answer).strip(" .") != norm(v.target_label).strip(" ."):
+        return "target_label_mismatch", {"target_label": v.target_label[:40], "label": v.answer[:40]}
     return None
 
 
@@ -393,7 +411,7 @@ from filters.field_bounds import check_field_truncated  # noqa: E402
 
 CHECKS = (
     check_placeholder, check_prompt_leak, check_meta_text, check_echo, check_repetitive, check_field_truncated, check_fragment,
-    check_question, check_unfinished_question, check_yes_no_question, check_label, check_entailment_consistency,
+    check_question, check_unfinished_question, check_yes_no_question, check_label, check_target_label, check_entailment_consistency,
     check_extractive, check_options, check_numbers, check_answer_type, check_answer_in_question, check_summary, check_copies_passage, check_grounded,
 )  # fmt: skip
 

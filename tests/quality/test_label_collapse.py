@@ -13,11 +13,12 @@ REVIEWS = [
 ]  # fmt: skip
 
 
-def self_guide(i: int, output: str, target: str | None = "negative", task: str = "review_sentiment", model: str = "m") -> dict:
+def self_guide(i: int, output: str, task: str = "review_sentiment", model: str = "m") -> dict:
+    """A Self-Guide classification record whose vote agrees with its target label (else target_label_mismatch)."""
     return make_record(
         method="self_guide", source_id=task, instruction="Is the review positive, negative or neutral?",
         input=REVIEWS[i % len(REVIEWS)] + f" ({i})", output=output, seed=i, model=model,
-        meta={"task": task, "stage": "output", "target_label": target},
+        meta={"task": task, "stage": "output", "target_label": output},
     )  # fmt: skip
 
 

@@ -218,3 +218,14 @@ def test_field_cut_at_its_schema_max_length():
     record = bonito("Summarize the passage above.", cut, "summarization", mode="prompted-fields", fields={"summary": cut})
     assert verdict(record, off) == ("fragment", {"field": "answer", "last_word": "class"})
     assert verdict(bonito("Summarize the passage.", "Exceptions break out of the “normal flow.”", "summarization")) is None
+
+
+def test_self_guide_label_must_be_the_label_its_input_was_written_for():
+    def record(output: str, target: str | None) -> dict:
+        meta = {"task": "review_sentiment", "target_label": target, "votes": {output: 3}}
+        return {"method": "self_guide", "instruction": "Is the review positive, negative or neutral?", "input": "The strap broke.", "output": output, "meta": meta}
+
+    assert verdict(record("positive", "negative")) == ("target_label_mismatch", {"target_label": "negative", "label": "positive"})
+    assert verdict(record("Negative", "negative")) is None
+    assert verdict(record("A short headline about a bakery", None)) is None  # a generation task has no target label
+    assert verdict(record("positive", "negative"), TaskFormConfig(enabled=True, target_label_agreement=False)) is None
