@@ -55,6 +55,15 @@ def _reasons(store: RunStore, stage: str) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
+def _curation_detail(meta: Any) -> Any:
+    """A reject's `meta.curation` (its stage and detail, e.g. label_collapse's label, share and group), or None."""
+    try:
+        meta = json.loads(meta) if isinstance(meta, str) else meta
+    except ValueError:
+        return None
+    return meta.get("curation") if isinstance(meta, dict) else None
+
+
 def _clip(value: Any, keep_end: bool = False) -> str:
     """One line of at most ~SHOWN_CHARS; `keep_end` keeps both ends (an instruction's question follows its passage)."""
     text = value if isinstance(value, str) else json.dumps(value, default=str)
@@ -173,6 +182,8 @@ def inspect_run(run_dir: str, *, reason: str | None = None, stage: str | None = 
             if rec.get(field):
                 lines.append(f"    {field}: {_clip(rec[field], keep_end=field == 'instruction')}")
         if rec.get("reject_reason") and rec.get("meta"):
+            why = _curation_detail(rec["meta"])  # first: a long meta (a Bonito passage) would clip the reason's detail away
+            lines += [f"    why: {_clip(why)}"] if why else []
             lines.append(f"    meta: {_clip(rec['meta'])}")
     return "\n".join(lines)
 

@@ -83,3 +83,22 @@ def test_inspect_shows_the_end_of_a_long_instruction(tmp_path):
     text = inspect_run(run, stage="generated/bonito", samples=1)
     line = next(line for line in text.splitlines() if line.strip().startswith("instruction:"))
     assert line.rstrip().endswith("Question: Where do bees keep honey?") and " … " in line
+
+
+def test_inspect_reason_shows_the_reject_detail_before_a_long_meta(tmp_path):
+    """`--reason label_collapse` must show the label, share and group, not a passage clipped before them."""
+    import pyarrow.parquet as pq
+
+    from taskmill.records import make_record, to_table
+
+    run = _run_dir(tmp_path, {"curated": {"done": True}})
+    detail = {"group": 15, "label": "neutral", "share": 1.0, "task": "natural language inference"}
+    record = make_record(method="bonito", source_id="d", instruction="Hypothesis: x. Entailment?", output="neutral", seed=1)
+    record.update(reject_reason="label_collapse", reject_stage="task_form",
+                  meta=json.dumps({"context": "passage " * 200, "curation": {"stage": "task_form", "detail": detail}}))  # fmt: skip
+    (tmp_path / "run" / "rejects" / "curation").mkdir()
+    pq.write_table(to_table([record]), f"{run}/rejects/curation/shard-00000.parquet")
+    (tmp_path / "run" / "summary.json").write_text(json.dumps({"rejects": {"curation": {"label_collapse": 1}}}))
+    text = inspect_run(run, reason="label_collapse", samples=1)
+    why = next(line for line in text.splitlines() if line.strip().startswith("why:"))
+    assert json.loads(why.split("why:", 1)[1]) == {"stage": "task_form", "detail": detail}
