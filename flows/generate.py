@@ -29,7 +29,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.progress import LIVE, StageProgress, generation_done
-from generators.base import Generator, GeneratorConfig, ShardOutput, load_generator_class
+from generators.base import Generator, GeneratorConfig, ShardOutput, generator_seed, load_generator_class
 from taskmill.config import RunConfig
 from taskmill.engine.steps import StreamSteps, run_coroutine
 from taskmill.engine.streaming import StreamingEngine
@@ -158,7 +158,7 @@ async def _symbolic_shards(cfg: RunConfig, gen_config: GeneratorConfig, pending:
 
     async def one(index: int, shard: Any) -> None:
         start = time.perf_counter()
-        out = await remote.remote(shard, config_ref, cfg.seed)
+        out = await remote.remote(shard, config_ref, generator_seed(cfg.seed, gen_config))
         await asyncio.to_thread(save, index, out, time.perf_counter() - start)
         on_shard_done(index)
 
@@ -217,7 +217,7 @@ def generate_stage(cfg: RunConfig, gen_config: GeneratorConfig, documents: Itera
     """One generator's stage over `documents` (a list, or the run's re-iterable `DocumentStream`)."""
     logger = get_run_logger()
     store = shared_store(cfg.run_dir)
-    generator = load_generator_class(gen_config.method)(gen_config, cfg.seed)
+    generator = load_generator_class(gen_config.method)(gen_config, generator_seed(cfg.seed, gen_config))
     name = gen_config.name or gen_config.method
     plan = ShardPlan(generator, documents)
     done = done_shards(store, generated_stage(name))

@@ -84,6 +84,20 @@ class ShardOutput:
     stats: dict[str, Any] = field(default_factory=dict)  # e.g. candidates per stage, for yield reports
 
 
+def generator_seed(run_seed: int, config: GeneratorConfig) -> int:
+    """The seed a generator derives all of its seeds (and so its record ids) from.
+
+    The first generator of a method (stage name = method) uses the run seed as is, so existing runs
+    keep their records; any other (`bonito-2`, a user-named `hot`) salts it with its stage name. Without
+    the salt, two Bonito generators over the same passages and model, differing only in sampling,
+    drew the same seeds and wrote records with the same ids, which dedup and the per-generator
+    funnel then confused."""
+    from taskmill.records import derive_seed
+
+    name = config.name or config.method
+    return run_seed if name == config.method else derive_seed(run_seed, "generator", name)
+
+
 class Generator:
     method: ClassVar[str]
     Config: ClassVar[type[GeneratorConfig]]

@@ -258,3 +258,22 @@ def test_config_errors_name_the_field():
         BonitoConfig.model_validate({"method": "bonito", "tasks": [{"type": "nli"}, {"type": "natural language inference"}]})
     with pytest.raises(ValidationError, match="temprature"):
         BonitoConfig.model_validate({"method": "bonito", "tasks": [{"type": "nli"}], "temprature": 0.1})
+
+
+def test_two_generators_of_one_method_draw_their_own_seeds_and_ids():
+    """A second Bonito generator (other sampling, same passages and model) must not write the first one's ids."""
+    from generators.base import generator_seed
+
+    docs = [{"id": "d1", "text": LIBRARY}]
+    configs = [
+        BonitoConfig.model_validate({"method": "bonito", "tasks": [{"type": "ynqa"}], **extra})
+        for extra in ({}, {"name": "hot", "temperature": 1.2}, {"name": "bonito-2"})
+    ]  # fmt: skip
+    assert generator_seed(42, configs[0]) == 42  # the first of its method keeps the run's seeds (existing runs resume)
+    seeds = {generator_seed(42, c) for c in configs}
+    assert len(seeds) == 3
+    engine = ScriptedEngine(lambda request, i: "{{context}}\nIs it open on Sundays?\n<|pipe|>\nNo", model_name=BONITO_MODEL)
+    ids = [
+        {r["id"] for r in run_one(BonitoGenerator(c, generator_seed(42, c)), docs, engine)[0]} for c in configs
+    ]  # fmt: skip
+    assert all(ids) and not (ids[0] & ids[1]) and not (ids[0] & ids[2]) and not (ids[1] & ids[2])
