@@ -89,6 +89,32 @@ def _tag_flow_run(cfg: RunConfig) -> None:
             client.update_flow_run(flow_run.id, tags=sorted(set(flow_run.tags) | set(tags)))
 
 
+def _crash_stale_flow_runs() -> int:
+    """Mark Crashed the earlier flow runs of this run directory that the Prefect API still shows Running.
+
+    Called under the run directory's lock, so no other live process works on this run: a Running flow
+    run of the same name is one whose process was killed, or stopped by Ctrl-C when the embedded Prefect
+    server died with it before the run's state could be sent (taskmill/interrupt.py). Best effort."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName, FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.objects import StateType
+    from prefect.runtime import flow_run
+    from prefect.states import Crashed
+
+    if not flow_run.id or not flow_run.name:
+        return 0
+    running = FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING]))
+    with get_client(sync_client=True) as client:
+        stale = [
+            run for run in client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[flow_run.name]), state=running))
+            if str(run.id) != str(flow_run.id)
+        ]  # fmt: skip
+        for run in stale:
+            message = f"its process is gone (killed or interrupted); flow run {flow_run.id} resumes this run"
+            client.set_flow_run_state(run.id, Crashed(message=message), force=True)
+    return len(stale)
+
+
 @flow(name="taskmill-pipeline", log_prints=True, flow_run_name=_flow_run_name)
 def pipeline(config_path: str = "", config: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run a taskmill config end to end; returns the run summary.
@@ -102,6 +128,13 @@ def pipeline(config_path: str = "", config: dict[str, Any] | None = None) -> dic
     cfg: RunConfig = _load(config_path, config)
     _tag_flow_run(cfg)
     with run_lock(cfg.run_dir, cfg.lock_wait_s), RunOutput(cfg.run_dir) as output:
+        stale = 0
+        try:
+            stale = _crash_stale_flow_runs()
+        except Exception as exc:  # noqa: BLE001 - bookkeeping in the UI must not stop the run
+            get_run_logger().warning("could not check for stale flow runs: %s", exc)
+        if stale:
+            get_run_logger().info("marked %d earlier flow run(s) of this run Crashed (their process is gone)", stale)
         open_board(cfg.run_dir, cfg.resolved_run_id)
         try:
             return _run(cfg, output)

@@ -8,11 +8,14 @@ and the run directory's lock is an OS file lock that goes with the process. So t
 first Ctrl-C marks the Prefect flow run Crashed (so the UI does not show a run that is
 no longer running), shuts Ray down (this run's own Ray and its engine actors; a shared
 cluster drops the job's actors), and exits with 130. Each step has a deadline; a
-second Ctrl-C, or the deadline, exits at once.
+second Ctrl-C, or the deadline, exits at once. When the flow run cannot be marked (the
+embedded Prefect server got the same Ctrl-C and is gone), the next run of the same
+config marks it Crashed under the run directory's lock (flows/pipeline.py).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -57,6 +60,9 @@ def exit_on_interrupt(run_dir: str, *, exit: Callable[[int], None] = os._exit) -
             "run the same config again to resume.\n"
         )
         sys.stderr.flush()
+        # What the dying threads log from here on (Ray's ActorDiedError, Prefect's task failures) is the
+        # stop itself, not a fault: keep it out of the terminal
+        logging.disable(logging.CRITICAL)
         from prefect.context import FlowRunContext
 
         context = FlowRunContext.get()  # the handler runs in the main thread, inside the flow's context

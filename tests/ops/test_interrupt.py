@@ -23,13 +23,13 @@ import chaos
 pytestmark = pytest.mark.slow
 
 
-def _flow_run_states(api_url: str) -> list[str]:
+def _flow_run_states(api_url: str, prefix: str = "chaos-") -> list[str]:
     from prefect.client.orchestration import get_client
 
     async def read():
         async with get_client() as client:
             runs = await client.read_flow_runs()
-            return [run.state.name for run in runs if run.name.startswith("chaos-")]
+            return [run.state.name for run in runs if run.name.startswith(prefix)]
 
     return asyncio.run(read())
 
@@ -76,3 +76,26 @@ def test_ctrl_c_stops_the_run_in_seconds_marks_it_crashed_and_the_rerun_finishes
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "3 done earlier" in done.stdout  # the SQL shards of the interrupted run were kept
     assert os.path.exists(os.path.join(run_dir, "export", "README.md"))
+
+
+def test_a_killed_runs_flow_run_is_marked_crashed_by_the_next_run(tmp_path, prefect_harness, ray_local):
+    """kill -9 (or a Ctrl-C whose embedded Prefect server died first) leaves the flow run Running; the next
+    run of the same config holds the run directory's lock, so it knows that run is gone and marks it."""
+    import ray
+    from prefect.settings import PREFECT_API_URL
+
+    api = PREFECT_API_URL.value()
+    env = {"PREFECT_API_URL": api, "TASKMILL_CHAOS_REQUEST_DELAY_S": "30"}
+    config = chaos.chaos_config(str(tmp_path / "runs"), ray.get_runtime_context().gcs_address)
+    config["name"] = "stale"
+    config_path = tmp_path / "stale.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    proc = chaos.start(str(config_path), env)
+    seen = _wait_for(proc, "generate-sql_exec", timeout_s=240)
+    assert any("generate-sql_exec" in line for line in seen), "".join(seen)[-3000:]
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+    proc.stdout.close()
+    assert _flow_run_states(api, "stale-") == ["Running"]
+    chaos.run_to_end(str(config_path), {**env, "TASKMILL_CHAOS_REQUEST_DELAY_S": "0"})
+    assert sorted(_flow_run_states(api, "stale-")) == ["Completed", "Crashed"]
