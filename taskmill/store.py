@@ -99,6 +99,9 @@ def staged_directory(final: str) -> Iterator[str]:
     shutil.rmtree(retired, ignore_errors=True)
 
 
+SHARD_FLUSH_S = 2.0  # the most often record_shard rewrites manifest.json
+
+
 class RunStore:
     def __init__(self, root: str):
         self.fs, path = pafs.FileSystem.from_uri(root) if "://" in root else (pafs.LocalFileSystem(), root)
@@ -107,6 +110,8 @@ class RunStore:
         self.root = path.rstrip("/")
         self.fs.create_dir(self.root, recursive=True)
         self._manifest_lock = threading.Lock()
+        self._pending_shards: list[tuple[str, str, dict[str, Any]]] = []  # recorded, not yet in manifest.json
+        self._flushed_at = float("-inf")
 
     # -- paths -------------------------------------------------------------
     def path(self, *parts: str) -> str:
@@ -211,19 +216,38 @@ class RunStore:
 
     @contextmanager
     def _edit_manifest(self) -> Iterator[dict[str, Any]]:
-        """Read, change and rewrite the manifest under the lock (threads may finish shards at once)."""
+        """Read, change and rewrite the manifest under the lock (threads may finish shards at once);
+        shards recorded since the last write go in with the change."""
         with self._manifest_lock:
             manifest = self.manifest()
+            pending, self._pending_shards = self._pending_shards, []
+            for stage, name, info in pending:
+                entry = manifest["stages"].setdefault(stage, {"shards": {}})
+                entry.setdefault("shards", {})[name] = info
+                entry["rows"] = sum(s["rows"] for s in entry["shards"].values())
             yield manifest
             manifest["updated"] = time.time()
             self.write_text("manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
+            self._flushed_at = time.monotonic()
 
     def record_shard(self, stage: str, shard: int | str, rows: int, seconds: float, **extra: Any) -> None:
-        """Note a completed shard in the manifest (after the shard file exists)."""
-        with self._edit_manifest() as manifest:
-            entry = manifest["stages"].setdefault(stage, {"shards": {}})
-            entry["shards"][self.shard_name(shard)] = {"rows": rows, "seconds": round(seconds, 3), **extra}
-            entry["rows"] = sum(s["rows"] for s in entry["shards"].values())
+        """Note a completed shard in the manifest (after the shard file exists).
+
+        The manifest is rewritten whole, so it is written at most once per SHARD_FLUSH_S (and with any
+        other manifest change, such as the stage's end): once per shard, 8,000 small shards took 220 s.
+        Resume does not read these entries (it lists the shard files), so a kill losing the last few
+        seconds of them loses nothing."""
+        info = {"rows": rows, "seconds": round(seconds, 3), **extra}
+        with self._manifest_lock:
+            self._pending_shards.append((stage, self.shard_name(shard), info))
+            due = time.monotonic() - self._flushed_at >= SHARD_FLUSH_S
+        if due:
+            self.flush_manifest()
+
+    def flush_manifest(self) -> None:
+        """Write the shards recorded since the last manifest write."""
+        with self._edit_manifest():
+            pass
 
     # -- whole-stage completion (for global stages such as dedup) -------------
     def stage_done(self, stage: str) -> bool:

@@ -71,3 +71,16 @@ def test_iter_shards_reads_only_the_columns_asked_for_that_a_shard_has(tmp_path)
     assert [t.column_names for t in tables] == [["id", "reject_reason"]] * 2
     assert [i for t in tables for i in t.column("id").to_pylist()] == [r["id"] for r in records]
     assert [t.num_rows for t in store.iter_shards("stage")] == [2, 1] and len(next(store.iter_shards("stage")).column_names) == len(SCHEMA)
+
+
+def test_recording_many_shards_rewrites_the_manifest_a_few_times_not_once_per_shard(tmp_path, monkeypatch):
+    store = RunStore(str(tmp_path / "run"))
+    writes = []
+    write_text = store.write_text
+    monkeypatch.setattr(store, "write_text", lambda name, text: (writes.append(name), write_text(name, text))[1])
+    for shard in range(500):
+        store.record_shard("generated/m", shard, rows=2, seconds=0.01)
+    assert 1 <= writes.count("manifest.json") <= 3  # the first shard at once, then at most one write per 2 s
+    store.mark_stage_done("generated/m", planned=500)  # the stage's end writes every shard recorded so far
+    stage = json.loads((tmp_path / "run" / "manifest.json").read_text())["stages"]["generated/m"]
+    assert len(stage["shards"]) == 500 and stage["rows"] == 1000 and stage["done"] and stage["planned"] == 500

@@ -64,3 +64,5 @@ def test_curate_rejects_a_collapsed_group_with_its_reason_and_keeps_the_rest():
     assert (exact.seen, exact.kept) == (6, 6)
     _, kept_off, _ = run_curate([collapsed_group], {"task_form": {"label_collapse": {"enabled": False}}})
     assert len(kept_off) == 6
+    _, kept_off, _ = run_curate([collapsed_group], {"task_form": {"label_collapse": False}})  # the short form
+    assert len(kept_off) == 6
