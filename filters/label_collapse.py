@@ -17,14 +17,12 @@ never trips it.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MC_TYPE = "multiple-choice question answering"
-_LETTER = re.compile(r"^\W*([A-Ha-h])\b")
 
 
 class LabelCollapseConfig(BaseModel):
@@ -47,7 +45,7 @@ def label_of(record: dict) -> tuple[str, str] | None:
     lower-cased first words (yes/no, entailment...), the option letter of a
     multiple-choice answer, or a Self-Guide classification record's output.
     """
-    from filters.task_form import LABELS, YES_NO_TYPES
+    from filters.task_form import ANSWER_LETTER, LABELS, YES_NO_TYPES
     from filters.task_text import words
 
     meta = record.get("meta") or {}
@@ -62,7 +60,7 @@ def label_of(record: dict) -> tuple[str, str] | None:
         return f"{method}|{model}|{task_type}", (words(output) or [""])[0]
     if task_type == MC_TYPE:
         fields = meta.get("fields") if isinstance(meta.get("fields"), dict) else {}
-        letter = str(fields.get("answer") or "") or (_LETTER.match(output) or [None, ""])[1]
+        letter = str(fields.get("answer") or "") or (ANSWER_LETTER.match(output) or [None, ""])[1]
         return f"{method}|{model}|{task_type}", letter[:1].upper()
     return None
 

@@ -394,10 +394,10 @@ def curate(
     state.labels = None
     for i in collapse_detail:
         status[i] = COLLAPSED
+    n_kept = n - len(collapse_detail)
     if cfg.task_form.enabled:  # listed only when on, so the funnel of a run without the gate is unchanged
         reasons = Counter(state.task_form_reasons) + Counter({"label_collapse": len(collapse_detail)})
-        funnel.append(StageFunnel(TASK_FORM_STAGE, True, after_rules, n - len(collapse_detail), dict(sorted(reasons.items()))))
-    n_kept = n - len(collapse_detail)
+        funnel.append(StageFunnel(TASK_FORM_STAGE, True, after_rules, n_kept, dict(sorted(reasons.items()))))
 
     def close_stage(stage: str, enabled: bool, seen: int, code: int, reason: str) -> None:
         rejected = int(np.count_nonzero(status == code)) if enabled else 0

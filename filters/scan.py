@@ -19,8 +19,8 @@ import pyarrow as pa
 from filters.exact import ExactConfig, exact_digest
 from filters.minhash import MinHashConfig, minhash_text, record_band_keys, source_salt
 from filters.rules import RulesConfig, check_record
-from filters.task_form import STAGE as TASK_FORM_STAGE
 from filters.label_collapse import label_of
+from filters.task_form import STAGE as TASK_FORM_STAGE
 from filters.task_form import TaskFormConfig, task_form_verdict
 from taskmill.records import SCHEMA, from_table, reject, to_table
 

@@ -294,8 +294,9 @@ def check_options(v: TaskView, cfg: TaskFormConfig) -> Verdict:
     if len(options) < 2 or len(set(normalized)) < len(options):
         return "answer_not_an_option", {"options": len(options), "distinct": len(set(normalized))}
     index = "abcdefgh".find(letter.lower()) if letter else -1
-    if not 0 <= index < len(options) and norm(v.answer).rstrip(".") in normalized:
-        index = normalized.index(norm(v.answer).rstrip("."))
+    answer = norm(v.answer).rstrip(".")
+    if not 0 <= index < len(options) and answer in normalized:
+        index = normalized.index(answer)
     if not 0 <= index < len(options):
         return "answer_not_an_option", {"options": len(options), "answer": v.answer[:40]}
     return _option_support(v, options, index)

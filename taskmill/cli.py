@@ -120,12 +120,13 @@ def main(argv: list[str] | None = None) -> int:
         from taskmill.logs import engine_log_path, last_log_path, quiet_prefect_console
         from taskmill.schedule import for_this_run
 
-        # Also around the flow: Prefect logs a failed flow's traceback after the flow function has returned.
         from taskmill.interrupt import exit_on_interrupt
 
-        log = engine_log_path(for_this_run(cfg).run_dir)
+        run_dir = for_this_run(cfg).run_dir
+        log = engine_log_path(run_dir)
+        # Also around the flow: Prefect logs a failed flow's traceback after the flow function has returned.
         restore = (lambda: None) if args.verbose else quiet_prefect_console(log)
-        default_interrupt = exit_on_interrupt(for_this_run(cfg).run_dir)  # Ctrl-C: stop in seconds, resumable
+        default_interrupt = exit_on_interrupt(run_dir)  # Ctrl-C: stop in seconds, resumable
         try:
             summary = pipeline(config_path=os.path.abspath(args.config))
         except Exception as exc:  # noqa: BLE001 - any failure: its message, the engine log's path and tail, exit 1

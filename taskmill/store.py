@@ -222,8 +222,9 @@ class RunStore:
             manifest = self.manifest()
             pending, self._pending_shards = self._pending_shards, []
             for stage, name, info in pending:
-                entry = manifest["stages"].setdefault(stage, {"shards": {}})
-                entry.setdefault("shards", {})[name] = info
+                manifest["stages"].setdefault(stage, {"shards": {}}).setdefault("shards", {})[name] = info
+            for stage in {stage for stage, _, _ in pending}:  # each stage's total once, not once per shard
+                entry = manifest["stages"][stage]
                 entry["rows"] = sum(s["rows"] for s in entry["shards"].values())
             yield manifest
             manifest["updated"] = time.time()
