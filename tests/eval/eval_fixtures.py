@@ -110,3 +110,13 @@ def build_chain_run_dir(root, with_sql: bool = False, formats=("messages",)) -> 
         hf_dataset=False, mixture_table=[], summary={},
     )  # fmt: skip
     return run_dir
+
+
+def exported_sources(run_dir: str) -> dict[str, str]:
+    """{record id: source_id} of a run directory's exported records."""
+    import pyarrow.parquet as pq
+
+    from taskmill.records import from_table
+
+    records = from_table(pq.read_table(os.path.join(run_dir, "export", "records.parquet")))
+    return {r["id"]: r["source_id"] for r in records}

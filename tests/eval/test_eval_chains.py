@@ -2,26 +2,19 @@
 
 import os
 
-import pyarrow.parquet as pq
 import pytest
 
-from eval_fixtures import build_chain_run_dir
+from eval_fixtures import build_chain_run_dir, exported_sources
 from generators.chains.transcript import render_transcript
 from taskmill.engine.scripted import ScriptedEngine
 from taskmill.evaluate.config import EvaluateConfig
 from taskmill.evaluate.heldout import split_run
 from taskmill.evaluate.score import accuracy_table, score_model
-from taskmill.records import from_table
-
-
-def _sources(run_dir):
-    records = from_table(pq.read_table(os.path.join(run_dir, "export", "records.parquet")))
-    return {r["id"]: r["source_id"] for r in records}
 
 
 def test_chains_are_held_out_by_document(tmp_path):
     run_dir = build_chain_run_dir(str(tmp_path))
-    source_of = _sources(run_dir)
+    source_of = exported_sources(run_dir)
     held_doc = "inline:000001"
     assert held_doc in source_of.values()
 
@@ -88,7 +81,7 @@ def test_sql_and_chains_together(tmp_path):
     split = split_run(run_dir, EvaluateConfig(heldout={"tables": ["rivers"], "tasks": 4, "documents": ["inline:000000"], "chains": 2}))
     methods = [r["method"] for r in split.heldout]
     assert methods.count("sql_exec") == 4 and methods.count("sifo_chain") == 2
-    source_of = _sources(run_dir)
+    source_of = exported_sources(run_dir)
     assert not {source_of[r["id"]] for r in split.train_rows} & {"table:rivers", "inline:000000"}
     # the majority-answer pool is the SQL rows only, never chain transcripts
     assert split.sql_train_rows() and all(source_of[r["id"]].startswith("table:") for r in split.sql_train_rows())
@@ -106,7 +99,7 @@ def test_chain_decontamination_flags_a_copied_sentence_not_a_shared_phrasing(tmp
 
     path = os.path.join(run_dir, "export", "messages.jsonl")
     rows = [json.loads(line) for line in open(path)]
-    victim = next(r for r in rows if _sources(run_dir)[r["id"]] == "inline:000003")
+    victim = next(r for r in rows if exported_sources(run_dir)[r["id"]] == "inline:000003")
     instruction = victim["messages"][0]["content"].rsplit("\n", 1)[0]
     victim["messages"][0]["content"] = instruction + "\n" + clean.heldout[0]["input"]  # a held-out sentence
     with open(path, "w") as handle:

@@ -3,7 +3,6 @@
 import json
 import os
 
-import pyarrow.parquet as pq
 import pytest
 
 from taskmill.evaluate.config import EvaluateConfig
@@ -11,18 +10,12 @@ from taskmill.evaluate.heldout import split_run
 from generators.sql.checker import denotation_match
 from taskmill.evaluate.score import accuracy_table, answer_text, gold_in_text, score_model
 from taskmill.engine.scripted import ScriptedEngine
-from taskmill.records import from_table
-from eval_fixtures import build_run_dir
-
-
-def _sources(run_dir):
-    records = from_table(pq.read_table(os.path.join(run_dir, "export", "records.parquet")))
-    return {r["id"]: r["source_id"] for r in records}
+from eval_fixtures import build_run_dir, exported_sources
 
 
 def test_split_keeps_heldout_tables_out_of_training(tmp_path):
     run_dir = build_run_dir(str(tmp_path))
-    source_of = _sources(run_dir)
+    source_of = exported_sources(run_dir)
     exported = sum(1 for s in source_of.values() if s == "table:rivers")
     assert exported > 0
 
@@ -55,7 +48,7 @@ def test_decontamination_removes_a_training_row_that_copies_a_heldout_prompt(tmp
     leaked = probe.heldout[0]
     path = os.path.join(run_dir, "export", "messages.jsonl")
     rows = [json.loads(line) for line in open(path)]
-    victim = next(r for r in rows if _sources(run_dir)[r["id"]] == "table:harbours")
+    victim = next(r for r in rows if exported_sources(run_dir)[r["id"]] == "table:harbours")
     victim["messages"][0]["content"] = leaked["instruction"]  # a training prompt identical to a held-out one
     with open(path, "w") as handle:
         handle.writelines(json.dumps(r) + "\n" for r in rows)
