@@ -37,10 +37,11 @@ from filters.roundtrip import RoundtripConfig
 from filters.rules import RulesConfig
 from filters.scan import RULES_STAGE, scan_batch
 from filters.semantic import SemanticConfig, semantic_dedup
+from filters.shard_io import Coalesce, iter_shards, pack_batches
 from filters.task_form import STAGE as TASK_FORM_STAGE
 from filters.task_form import TaskFormConfig
 from taskmill.executors import LocalExecutor
-from taskmill.records import SCHEMA, from_table, reject, to_table
+from taskmill.records import from_table, reject, to_table
 
 KEPT, EXACT, NEAR, SEMANTIC, CONTAMINATED, COLLAPSED = range(6)
 _OUTCOME = {  # status → (reason, stage, score name)
@@ -130,32 +131,12 @@ class _Survivors:
         return self.ids[int(index)].as_py()
 
 
-def _conform(table: pa.Table) -> pa.Table:
-    if table.schema.equals(SCHEMA):
-        return table
-    missing = [name for name in SCHEMA.names if name not in table.column_names]
-    if missing:
-        raise ValueError(f"curate: shard lacks record columns {missing}")
-    return table.select(SCHEMA.names).cast(SCHEMA)
-
-
-def _iter_shards(shards: Callable[[], Iterator[pa.Table]], sizes: list[int] | None = None) -> Iterator[tuple[int, int, pa.Table]]:
-    """(shard number, position of its first row, table); later passes check the shards did not change."""
-    start = 0
-    for number, table in enumerate(shards()):
-        table = _conform(table)
-        if sizes is not None and (number >= len(sizes) or sizes[number] != table.num_rows):
-            raise RuntimeError(f"curate: shard {number} changed between passes; `shards` must replay the same input")
-        yield number, start, table
-        start += table.num_rows
-
-
 def _scan(shards, cfg: CurationConfig, executor, write_rejects, index: EvalIndex | None) -> _Survivors:
     state = _Survivors()
     pending: list[tuple[int, int, pa.Table]] = []
 
     def run_round() -> None:
-        batches = _pack(pending, cfg.batch_size)
+        batches = pack_batches(pending, cfg.batch_size)
         results = executor.map(scan_batch, [b for _, b, _ in batches], cfg.rules, cfg.exact, cfg.minhash, cfg.task_form)
         rejects: dict[int, list[pa.Table]] = {}
         for (start, batch, number), result in zip(batches, results):
@@ -183,7 +164,7 @@ def _scan(shards, cfg: CurationConfig, executor, write_rejects, index: EvalIndex
         pending.clear()
 
     pending_rows = 0
-    for number, start, table in _iter_shards(shards):
+    for number, start, table in iter_shards(shards):
         state.shard_sizes.append(table.num_rows)
         pending.append((number, start, table))
         pending_rows += table.num_rows
@@ -197,33 +178,10 @@ def _scan(shards, cfg: CurationConfig, executor, write_rejects, index: EvalIndex
     return state
 
 
-def _pack(pending: list[tuple[int, int, pa.Table]], batch_size: int) -> list[tuple[int, pa.Table, int]]:
-    """(position of the first row, batch, its first shard's number): consecutive shards cut and packed
-    into batches of at most `batch_size` rows. A run of many small shards (Bonito writes one per two
-    passages) then costs one executor task per batch, not one per shard. Rows stay in input order, so
-    a batch's row i is at position start + i."""
-    batches: list[tuple[int, pa.Table, int]] = []
-    parts: list[pa.Table] = []
-    rows = first_start = first_number = 0
-    for number, start, table in pending:
-        for offset in range(0, table.num_rows, batch_size):
-            piece = table.slice(offset, batch_size)
-            if parts and rows + piece.num_rows > batch_size:
-                batches.append((first_start, pa.concat_tables(parts), first_number))
-                parts, rows = [], 0
-            if not parts:
-                first_start, first_number = start + offset, number
-            parts.append(piece)
-            rows += piece.num_rows
-    if parts:
-        batches.append((first_start, pa.concat_tables(parts), first_number))
-    return batches
-
-
 def _records_of(shards, state: _Survivors, wanted: np.ndarray) -> Iterator[tuple[np.ndarray, list[dict]]]:
     """(survivor indices, their records) shard by shard, for sorted survivor indices `wanted`."""
     wanted_positions = state.positions[wanted]
-    for _, start, table in _iter_shards(shards, state.shard_sizes):
+    for _, start, table in iter_shards(shards, state.shard_sizes):
         lo, hi = np.searchsorted(wanted_positions, [start, start + table.num_rows])
         if hi > lo:
             yield wanted[lo:hi], from_table(table.take(wanted_positions[lo:hi] - start))
@@ -308,29 +266,10 @@ def _decontam_stage(cfg: DecontaminationConfig, index: EvalIndex, state, status)
     return rows, hit_rows, details
 
 
-class _Coalesce:
-    """Passes tables on to `sink` in runs of at least `rows` rows (in order), so that many small input
-    shards do not become as many small output shards; `close()` sends the rest."""
-
-    def __init__(self, sink: Callable[[pa.Table], Any], rows: int):
-        self.sink, self.rows, self.parts, self.count = sink, rows, [], 0
-
-    def __call__(self, table: pa.Table) -> None:
-        self.parts.append(table)
-        self.count += table.num_rows
-        if self.count >= self.rows:
-            self.close()
-
-    def close(self) -> None:
-        if self.parts:
-            self.sink(pa.concat_tables(self.parts))
-            self.parts, self.count = [], 0
-
-
 def _write(shards, state, status, dup_of, score, contaminated: dict[int, dict], collapse_detail: dict[int, dict], write_kept, write_rejects, rows: int) -> None:
     everyone = np.arange(state.count)
-    write_kept, write_rejects = _Coalesce(write_kept, rows), _Coalesce(write_rejects, rows)
-    for _, start, table in _iter_shards(shards, state.shard_sizes):
+    write_kept, write_rejects = Coalesce(write_kept, rows), Coalesce(write_rejects, rows)
+    for _, start, table in iter_shards(shards, state.shard_sizes):
         lo, hi = np.searchsorted(state.positions, [start, start + table.num_rows])
         here = everyone[lo:hi]
         kept = here[status[here] == KEPT]
