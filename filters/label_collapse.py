@@ -45,7 +45,8 @@ def label_of(record: dict) -> tuple[str, str] | None:
     lower-cased first words (yes/no, entailment...), the option letter of a
     multiple-choice answer, or a Self-Guide classification record's output.
     """
-    from filters.task_form import ANSWER_LETTER, LABELS, YES_NO_TYPES
+    from filters.choice_form import ANSWER_LETTER
+    from filters.task_form import LABELS, YES_NO_TYPES
     from filters.task_text import words
 
     meta = record.get("meta") or {}

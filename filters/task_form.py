@@ -14,11 +14,11 @@ filters/task_text.py), meta_text, echo, repetitive, fragment. Checks per task
 type (Bonito task type names): no_question, not_yes_no_question, not_yes_no,
 bad_label, wrong_label (a hypothesis copied from the passage not labelled as
 entailed), target_label_mismatch (a Self-Guide input labelled other than the label
-it was written for), answer_not_in_passage, answer_not_an_option, option_unsupported (the
-keyed option is not in the passage but another option is), unsupported_number
+it was written for), answer_not_in_passage, unsupported_number
 (a number in a QA answer found in neither passage nor question),
 summary_not_shorter, summary_off_passage, ungrounded, copies_passage, field_truncated (filters/field_bounds.py), and from filters/answer_form.py
-answer_type_mismatch and answer_in_question. Each is a reject reason; its
+answer_type_mismatch and answer_in_question, and from filters/choice_form.py
+answer_not_an_option and option_unsupported. Each is a reject reason; its
 score goes to meta.curation.detail.
 """
 
@@ -278,53 +278,6 @@ def check_extractive(v: TaskView, cfg: TaskFormConfig) -> Verdict:
     return None
 
 
-ANSWER_LETTER = re.compile(r"^\W*([A-Ha-h])\b")
-
-
-def check_options(v: TaskView, cfg: TaskFormConfig) -> Verdict:
-    if v.task_type != "multiple-choice question answering":
-        return None
-    if v.fields is not None:
-        options, letter = list(v.fields.get("options") or []), str(v.fields.get("answer") or "")
-    else:
-        options = [text for _, text in OPTION_LINE.findall(v.instruction)]
-        hit = ANSWER_LETTER.match(v.answer)
-        letter = hit.group(1) if hit else ""
-    normalized = [norm(o) for o in options]
-    if len(options) < 2 or len(set(normalized)) < len(options):
-        return "answer_not_an_option", {"options": len(options), "distinct": len(set(normalized))}
-    index = "abcdefgh".find(letter.lower()) if letter else -1
-    answer = norm(v.answer).rstrip(".")
-    if not 0 <= index < len(options) and answer in normalized:
-        index = normalized.index(answer)
-    if not 0 <= index < len(options):
-        return "answer_not_an_option", {"options": len(options), "answer": v.answer[:40]}
-    return _option_support(v, options, index)
-
-
-NEGATED_QUESTION = re.compile(r"\b(?:not|except|never|false|incorrect|untrue)\b", re.I)
-
-
-def _option_support(v: TaskView, options: list[str], index: int) -> Verdict:
-    """Over a passage, the keyed option should be what the passage says: when its content words are
-    missing from the passage while another option's are all there, the key is wrong (a "which is
-    NOT..." question is exempt)."""
-    if not v.passage or NEGATED_QUESTION.search(v.task.split("\nOptions:")[0]):
-        return None
-    passage = content_stems(v.passage)
-
-    def supported(option: str) -> bool:
-        stems = content_stems(option)
-        return bool(stems) and stems <= passage
-
-    if supported(options[index]):
-        return None
-    others = [i for i, option in enumerate(options) if i != index and supported(option)]
-    if others:
-        return "option_unsupported", {"answer": options[index][:40], "supported_option": options[others[0]][:40]}
-    return None
-
-
 def check_entailment_consistency(v: TaskView, cfg: TaskFormConfig) -> Verdict:
     """A hypothesis copied from the passage is entailed by it: any other label is wrong."""
     if v.task_type not in ("natural language inference", "textual entailment") or not v.passage:
@@ -408,6 +361,7 @@ def check_copies_passage(v: TaskView, cfg: TaskFormConfig) -> Verdict:
 
 
 from filters.answer_form import check_answer_in_question, check_answer_type, check_unfinished_question  # noqa: E402 (uses the names above)
+from filters.choice_form import check_options  # noqa: E402
 from filters.field_bounds import check_field_truncated  # noqa: E402
 
 CHECKS = (
