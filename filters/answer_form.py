@@ -16,6 +16,11 @@
   off ("Is the code block", "Is the imaginary literal"). Imperative tasks
   ("Name the module that ...") are not interrogative and are left alone.
 
+- `double_barreled` (yes/no questions): the question joins two questions, the
+  second led by its own auxiliary verb ("Is X able to A, and does it B?"). One
+  yes or no cannot answer both, so the label is ill-defined whichever it is
+  (the survey-methodology term for such a question).
+
 All run inside the task-form gate (filters/task_form.py CHECKS) for the QA
 task types that expect a free answer; scores go to the reject detail.
 """
@@ -98,6 +103,24 @@ def check_answer_type(v: "TaskView", cfg: "TaskFormConfig") -> "Verdict":
     return None
 
 
+# A second question inside the first: a coordinator, then an auxiliary verb and a subject word.
+SECOND_QUESTION = re.compile(
+    r"[,;]?\s+(?:and|or|but)\s+(?:is|are|was|were|does|do|did|can|could|will|would|should|has|have|had)\s+"
+    r"(?:it|they|this|that|these|those|the|a|an|there|he|she|we|you)\b",
+    re.I,
+)
+
+
+def check_double_barreled(v: "TaskView", cfg: "TaskFormConfig") -> "Verdict":
+    if v.task_type != "yes-no question answering":
+        return None
+    question = _question(v)
+    second = SECOND_QUESTION.search(question)
+    if second and INTERROGATIVE.match(question):
+        return "double_barreled", {"second_question": question[second.start():].strip()[:80]}
+    return None
+
+
 def check_answer_in_question(v: "TaskView", cfg: "TaskFormConfig") -> "Verdict":
     if v.task_type not in FREE_ANSWER_TYPES:
         return None
@@ -114,4 +137,4 @@ def check_answer_in_question(v: "TaskView", cfg: "TaskFormConfig") -> "Verdict":
     return None
 
 
-__all__ = ["check_answer_in_question", "check_answer_type", "check_unfinished_question", "has_number", "has_time"]
+__all__ = ["check_answer_in_question", "check_answer_type", "check_double_barreled", "check_unfinished_question", "has_number", "has_time"]

@@ -17,7 +17,7 @@ entailed), target_label_mismatch (a Self-Guide input labelled other than the lab
 it was written for), answer_not_in_passage, unsupported_number
 (a number in a QA answer found in neither passage nor question),
 summary_not_shorter, summary_off_passage, ungrounded, copies_passage, field_truncated (filters/field_bounds.py), and from filters/answer_form.py
-answer_type_mismatch and answer_in_question, and from filters/choice_form.py
+answer_type_mismatch, answer_in_question and double_barreled, and from filters/choice_form.py
 answer_not_an_option and option_unsupported. Each is a reject reason; its
 score goes to meta.curation.detail.
 """
@@ -92,7 +92,9 @@ class TaskFormConfig(BaseModel):
     grounding_min: float = Field(0.34, ge=0, le=1)  # share of the task's content words found in the passage
     # Optional second grounding test: MiniLM cosine of task (+ answer) and passage; None = off.
     grounding_embedding_min: float | None = Field(None, ge=-1, le=1)
-    summary_max_ratio: float = Field(0.8, gt=0)  # summary chars / passage chars
+    # Summary chars / passage chars. A summary compresses: at 0.8 the check set kept a "summary" that was
+    # the passage's one sentence with a parenthesis dropped (0.79); its faithful summaries are <= 0.5.
+    summary_max_ratio: float = Field(0.67, gt=0)
     # Share of the summary's content words (stems) found in the passage: ROUGE-1 precision against the
     # source, a proxy for added (extrinsic, hallucinated) content. Strict because no check here can verify
     # what a summary adds; an abstractive summary from a strong model may need about 0.7. At 0.5 the
@@ -360,13 +362,13 @@ def check_copies_passage(v: TaskView, cfg: TaskFormConfig) -> Verdict:
     return None
 
 
-from filters.answer_form import check_answer_in_question, check_answer_type, check_unfinished_question  # noqa: E402 (uses the names above)
+from filters.answer_form import check_answer_in_question, check_answer_type, check_double_barreled, check_unfinished_question  # noqa: E402 (uses the names above)
 from filters.choice_form import check_options  # noqa: E402
 from filters.field_bounds import check_field_truncated  # noqa: E402
 
 CHECKS = (
     check_placeholder, check_prompt_leak, check_meta_text, check_echo, check_repetitive, check_field_truncated, check_fragment,
-    check_question, check_unfinished_question, check_yes_no_question, check_label, check_target_label, check_entailment_consistency,
+    check_question, check_unfinished_question, check_yes_no_question, check_double_barreled, check_label, check_target_label, check_entailment_consistency,
     check_extractive, check_options, check_numbers, check_answer_type, check_answer_in_question, check_summary, check_copies_passage, check_grounded,
 )  # fmt: skip
 

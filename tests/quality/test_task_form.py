@@ -123,9 +123,25 @@ def test_multiple_choice_answer_among_the_options():
     assert verdict(bonito(negated, "B", "multiple-choice question answering")) is None
 
 
+def test_double_barreled_yes_no_questions():
+    # one yes or no cannot answer two questions; "A or B" inside one question is fine
+    asked = "Is an exception raised where the error is detected, and does it stop the program?"
+    assert verdict(bonito(asked, "No", "yes-no question answering")) == (
+        "double_barreled", {"second_question": ", and does it stop the program?"},
+    )  # fmt: skip
+    assert verdict(bonito("Is an exception raised for errors or other exceptional conditions?", "Yes", "yes-no question answering")) is None
+    assert verdict(bonito("Is the flow of control and the code block left when an exception is raised?", "Yes", "yes-no question answering")) is None
+
+
 def test_summaries_shorter_than_and_overlapping_the_passage():
     reason, detail = verdict(bonito("Summarize the passage.", PASSAGE + " More.", "summarization"))
     assert reason == "summary_not_shorter" and detail["length_ratio"] > 1
+    # a first sentence kept whole is 0.53 of this passage: a summary still; the passage minus its last
+    # clause (0.78) restates it rather than compressing it
+    first = "Exceptions are a means of breaking out of the normal flow of control of a code block in order to handle errors."
+    assert verdict(bonito("Summarize the passage.", first, "summarization")) is None
+    restated = first + " An exception is raised where the error is detected."
+    assert verdict(bonito("Summarize the passage.", restated, "summarization")) == ("summary_not_shorter", {"length_ratio": 0.7837})
     reason, detail = verdict(bonito("Summarize the passage.", "Cats sleep most of the day in warm sunny places.", "summarization"))
     assert reason == "summary_off_passage" and detail["overlap"] == 0.0
     # one new content word in seven passes (abstractive wording); content the passage lacks does not
