@@ -165,7 +165,8 @@ def select_stage(cfg: RunConfig) -> dict[str, Any]:
     embeddings = None
     if records and cfg.selection.method in EMBEDDING_METHODS:
         cache = EmbeddingCache(store.path("embeddings"))
-        embeddings = cache.embed(records, [r["id"] for r in records])
+        # 10-50%: embedding is most of a large selection's time
+        embeddings = cache.embed(records, [r["id"] for r in records], on_chunk=lambda done, total: progress.set(10 + 40 * done / total))
     progress.set(50)
     result = selection.select(records, embeddings, cfg.selection)
     progress.set(90)

@@ -67,6 +67,26 @@ class HashEmbedder:
         return np.array([[b + 1.0 for b in hashlib.sha256(t.encode()).digest()[:8]] for t in texts], dtype=np.float32)
 
 
+def test_embedding_cache_keeps_finished_chunks_when_encoding_fails(tmp_path):
+    # a run killed mid-encode resumes from the chunks already written; progress counts uncached items
+    class FailsOnThirdCall(HashEmbedder):
+        def encode(self, texts, **kwargs):
+            if len(self.seen) >= 4:
+                raise RuntimeError("killed")
+            return super().encode(texts, **kwargs)
+
+    texts = [f"text {i}" for i in range(6)]
+    steps = []
+    cache = EmbeddingCache(tmp_path, model="fake", embedder=FailsOnThirdCall())
+    with pytest.raises(RuntimeError, match="killed"):
+        cache.embed(texts, [f"id{i}" for i in range(6)], chunk=2, on_chunk=lambda done, total: steps.append((done, total)))
+    assert steps == [(2, 6), (4, 6)]
+    again = HashEmbedder()
+    resumed = EmbeddingCache(tmp_path, model="fake", embedder=again)
+    vectors = resumed.embed(texts, [f"id{i}" for i in range(6)], chunk=2)
+    assert again.seen == ["text 4", "text 5"] and vectors.shape == (6, 8)
+
+
 def test_embedding_cache_computes_each_id_once(tmp_path):
     model = HashEmbedder()
     cache = EmbeddingCache(tmp_path, model="fake", embedder=model)
