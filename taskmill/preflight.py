@@ -241,6 +241,26 @@ def _check_engine(cfg: RunConfig, problems: list[str]) -> None:
     problem = model_problem(engine.name)
     if problem:
         problems.append(problem)
+    _check_local_cpus(cfg, problems)
+
+
+def _check_local_cpus(cfg: RunConfig, problems: list[str]) -> None:
+    """Engine actors hold their CPUs for the whole run: on a local Ray, what they leave must fit one CPU-stage
+    task (SQL shards, curation), or that task waits for a CPU forever; an actor asking for more than the
+    machine has never starts. A cluster (`ray.address`) is sized by its own nodes: not checked here."""
+    if cfg.ray.address is not None:
+        return
+    engine, total = cfg.engine, cfg.ray.num_cpus or os.cpu_count() or 1
+    held = engine.num_engines * engine.actor_num_cpus
+    where = f"the local Ray's {total} CPUs" + (" (ray.num_cpus)" if cfg.ray.num_cpus else " (this machine's)")
+    if engine.actor_num_cpus > total:
+        problems.append(f"engine.actor_num_cpus: {engine.actor_num_cpus:g} CPUs per engine actor, more than {where}: the engine would never start")
+    elif held + cfg.ray.task_cpus > total:
+        problems.append(
+            f"engine.actor_num_cpus: {engine.num_engines} engine(s) x {engine.actor_num_cpus:g} CPUs hold {held:g} of {where}, "
+            f"leaving less than ray.task_cpus ({cfg.ray.task_cpus:g}) for curation and SQL tasks, which would wait forever; "
+            "lower engine.actor_num_cpus or ray.task_cpus"
+        )
 
 
 def _check_curation(cfg: RunConfig, problems: list[str]) -> None:

@@ -144,3 +144,17 @@ def test_decontamination_evals_accept_bare_paths_relative_to_the_config(tmp_path
     assert f"curation.decontamination.evals.0 (nope).path: no file or datasets dir at '{tmp_path / 'nope.jsonl'}'" in message
     with pytest.raises(ConfigError, match=r"names must be distinct.*\['gsm'\]"):
         parse_config({"generators": [{"method": "sql_exec"}], "curation": {"decontamination": {"evals": ["a/gsm.jsonl", "b/gsm.jsonl"]}}})
+
+
+def test_engine_actors_that_leave_no_cpu_for_ray_tasks_are_refused():
+    # Ray would keep a curation task (or the engine itself) pending forever: refuse before any work
+    gen = {"sources": [{"kind": "pydoc_topics"}], "generators": [{"method": "bonito", "tasks": {"qa": 1}}]}
+    message = _problems({**gen, "ray": {"num_cpus": 2}, "engine": {"actor_num_cpus": 2}})
+    assert "engine.actor_num_cpus: 1 engine(s) x 2 CPUs hold 2 of the local Ray's 2 CPUs (ray.num_cpus)" in message
+    assert "less than ray.task_cpus (0.5)" in message
+    message = _problems({**gen, "ray": {"num_cpus": 2}, "engine": {"actor_num_cpus": 3}})
+    assert "3 CPUs per engine actor, more than the local Ray's 2 CPUs (ray.num_cpus): the engine would never start" in message
+    fits = {**gen, "ray": {"num_cpus": 2, "task_cpus": 0.5}, "engine": {"actor_num_cpus": 1.5}}
+    assert preflight(parse_config(fits)) == []
+    on_a_cluster = {**gen, "ray": {"address": "auto"}, "engine": {"actor_num_cpus": 64}}
+    assert preflight(parse_config(on_a_cluster)) == []
