@@ -87,6 +87,13 @@ def test_non_utf8_config_names_line_and_column(tmp_path):
         load_config(path)
 
 
+def test_control_character_after_non_ascii_text_names_its_own_line_and_column(tmp_path):
+    # libyaml counts UTF-8 bytes: "é" and "😀" earlier in the file must not push the place forward
+    path = _write(tmp_path, "name: données😀\ngenerators: [{method: sql_exec}]\nseed: é\x07\n".encode(), raw=True)
+    with pytest.raises(ConfigError, match=rf"^{path}:3:8: control character U\+0007 is not allowed"):
+        load_config(path)
+
+
 def test_duplicate_keys_are_rejected_with_both_lines(tmp_path):
     path = _write(tmp_path, "seed: 1\ngenerators: [{method: sql_exec}]\nseed: 2\n")
     with pytest.raises(ConfigError, match=rf"^{path}:3:1: duplicate key 'seed' \(first at line 1\)"):
