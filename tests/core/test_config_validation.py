@@ -156,6 +156,7 @@ def test_recursive_alias_and_empty_and_non_mapping_files(tmp_path):
         ({"name": ""}, r"name: String should have at least 1 character"),
         ({"export": {"dataset_name": ""}}, r"export\.dataset_name"),
         ({"sources": [{"kind": "jsonl", "path": "x.jsonl", "on_error": "ignore"}]}, r"sources\.0\.on_error: 'ignore' is not one of skip, raise"),
+        ({"curation": {"task_form": {"summary_max_ratio": 67}}}, r"curation\.task_form\.summary_max_ratio: Input should be less than or equal to 1"),
     ],
 )
 def test_nonsense_values_are_rejected_naming_the_field(section, pattern):
