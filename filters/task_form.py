@@ -94,7 +94,7 @@ class TaskFormConfig(BaseModel):
     grounding_embedding_min: float | None = Field(None, ge=-1, le=1)
     # Summary chars / passage chars. A summary compresses: at 0.8 the check set kept a "summary" that was
     # the passage's one sentence with a parenthesis dropped (0.79); its faithful summaries are <= 0.5.
-    summary_max_ratio: float = Field(0.67, gt=0)
+    summary_max_ratio: float = Field(0.67, gt=0, le=1)  # a ratio, not a percentage: 67 would switch the check off
     # Share of the summary's content words (stems) found in the passage: ROUGE-1 precision against the
     # source, a proxy for added (extrinsic, hallucinated) content. Strict because no check here can verify
     # what a summary adds; an abstractive summary from a strong model may need about 0.7. At 0.5 the

@@ -49,7 +49,10 @@ def read_utf8(path: str) -> str:
         ) from None
 
 
-class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml parses about 10x faster
+_LIBYAML = hasattr(yaml, "CSafeLoader")
+
+
+class _StrictLoader(yaml.CSafeLoader if _LIBYAML else yaml.SafeLoader):  # libyaml parses about 10x faster
     """The safe loader, rejecting duplicate keys (merge keys `<<` may still be overridden, as YAML allows)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
@@ -136,7 +139,9 @@ def parse_yaml(text: str, path: str, max_nodes: int = MAX_NODES, lines: dict | N
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else path
         raise InputFileError(f"{where}: {problem}") from None
     except yaml.reader.ReaderError as exc:
-        line, column = _place(text, exc.position)
+        # libyaml reports a byte offset into the UTF-8 text, the pure-Python reader a character index
+        index = len(text.encode("utf-8", "surrogatepass")[: exc.position].decode("utf-8", "ignore")) if _LIBYAML else exc.position
+        line, column = _place(text, index)
         code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
         raise InputFileError(f"{path}:{line}:{column}: control character U+{code:04X} is not allowed in YAML") from None
     except yaml.YAMLError as exc:

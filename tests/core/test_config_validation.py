@@ -87,6 +87,13 @@ def test_non_utf8_config_names_line_and_column(tmp_path):
         load_config(path)
 
 
+def test_control_character_after_non_ascii_text_names_its_own_line_and_column(tmp_path):
+    # libyaml counts UTF-8 bytes: "é" and "😀" earlier in the file must not push the place forward
+    path = _write(tmp_path, "name: données😀\ngenerators: [{method: sql_exec}]\nseed: é\x07\n".encode(), raw=True)
+    with pytest.raises(ConfigError, match=rf"^{path}:3:8: control character U\+0007 is not allowed"):
+        load_config(path)
+
+
 def test_duplicate_keys_are_rejected_with_both_lines(tmp_path):
     path = _write(tmp_path, "seed: 1\ngenerators: [{method: sql_exec}]\nseed: 2\n")
     with pytest.raises(ConfigError, match=rf"^{path}:3:1: duplicate key 'seed' \(first at line 1\)"):
@@ -149,6 +156,7 @@ def test_recursive_alias_and_empty_and_non_mapping_files(tmp_path):
         ({"name": ""}, r"name: String should have at least 1 character"),
         ({"export": {"dataset_name": ""}}, r"export\.dataset_name"),
         ({"sources": [{"kind": "jsonl", "path": "x.jsonl", "on_error": "ignore"}]}, r"sources\.0\.on_error: 'ignore' is not one of skip, raise"),
+        ({"curation": {"task_form": {"summary_max_ratio": 67}}}, r"curation\.task_form\.summary_max_ratio: Input should be less than or equal to 1"),
     ],
 )
 def test_nonsense_values_are_rejected_naming_the_field(section, pattern):
