@@ -103,12 +103,16 @@ def check_answer_type(v: "TaskView", cfg: "TaskFormConfig") -> "Verdict":
     return None
 
 
-# A second question inside the first: a coordinator, then an auxiliary verb and a subject word.
+# A second question inside the first: a coordinator, then an auxiliary verb and its subject ("and does it").
+# "has/have" are left out: "... and has a name" continues a predicate far more often than it asks again.
 SECOND_QUESTION = re.compile(
-    r"[,;]?\s+(?:and|or|but)\s+(?:is|are|was|were|does|do|did|can|could|will|would|should|has|have|had)\s+"
+    r"[,;]?\s+(?:and|or|but)\s+(?:is|are|was|were|does|do|did|can|could|will|would|should)\s+"
     r"(?:it|they|this|that|these|those|the|a|an|there|he|she|we|you)\b",
     re.I,
 )
+# A conjunction after one of these joins the conditions of one question ("Is X local if it is assigned
+# in the function and is the name global?" asks once), so there only a comma before it marks a new question.
+SUBORDINATOR = re.compile(r"\b(?:if|when|whenever|unless|while|because|since|although|though|that|which|who|whether|where|after|before|until)\b", re.I)
 
 
 def check_double_barreled(v: "TaskView", cfg: "TaskFormConfig") -> "Verdict":
@@ -116,9 +120,11 @@ def check_double_barreled(v: "TaskView", cfg: "TaskFormConfig") -> "Verdict":
         return None
     question = _question(v)
     second = SECOND_QUESTION.search(question)
-    if second and INTERROGATIVE.match(question):
-        return "double_barreled", {"second_question": question[second.start():].strip()[:80]}
-    return None
+    if second is None or not INTERROGATIVE.match(question):
+        return None
+    if not second.group().lstrip(" ").startswith((",", ";")) and SUBORDINATOR.search(question[: second.start()]):
+        return None
+    return "double_barreled", {"second_question": question[second.start():].strip()[:80]}
 
 
 def check_answer_in_question(v: "TaskView", cfg: "TaskFormConfig") -> "Verdict":

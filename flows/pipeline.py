@@ -14,7 +14,7 @@ from flows.artifacts import publish_run_artifacts
 from flows.generate import generate_stage, generated_stage
 from flows.judge import judge_stage
 from flows.progress import artifact_key, close_board, open_board, stage_counts
-from flows.roundtrip import ROUNDTRIP, ROUNDTRIP_REJECTS, roundtrip_stage
+from flows.roundtrip import ROUNDTRIP, ROUNDTRIP_REJECTS, roundtrip_enabled, roundtrip_stage
 from flows.stages import curate_stage, export_stage, select_stage, sources_stage
 from flows.summary import build_summary, render_text
 from generators.chains.upstream import run_order, upstream_records
@@ -170,7 +170,7 @@ def _run(cfg: RunConfig, output: RunOutput) -> dict[str, Any]:
     reports = _generate_all(cfg, store, documents)
     names = [gen.name for gen in cfg.generators]
     curated = curate_stage(cfg, names)
-    checked = _engine_check(cfg, store, roundtrip_stage, "roundtrip", ROUNDTRIP, ROUNDTRIP_REJECTS) if cfg.curation.roundtrip.enabled else None
+    checked = _engine_check(cfg, store, roundtrip_stage, "roundtrip", ROUNDTRIP, ROUNDTRIP_REJECTS) if roundtrip_enabled(cfg) else None
     judged = _engine_check(cfg, store, judge_stage, "judge", "judged", "rejects/judge") if cfg.curation.judge.enabled else None
     selected = select_stage(cfg)
 

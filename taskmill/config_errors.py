@@ -153,22 +153,27 @@ def nonsense_problems(data: dict[str, Any]) -> list[str]:
     return problems
 
 
+_NULLS = ("~", "null", "Null", "NULL", "")
+
+
 def add_places(message: str, path: str, lines: dict[tuple, int]) -> str:
     """Prefix each `  field.path: problem` line with `file:line:` of the nearest key the YAML has.
 
     Problem lines come out in the order of the file (those with no place last).
     """
     out, problems = [], []
+    # Keys as the YAML text wrote them ("~", "1") and as the field paths print them ("None", 1): compare as text.
+    places = {tuple("None" if k in _NULLS else str(k) for k in key): place for key, place in lines.items()}
     for line in message.split("\n"):
         field, sep, rest = line.strip().partition(": ")
         if not line.startswith("  ") or not sep:
             out.append(line.replace("invalid taskmill config:", f"invalid taskmill config {path}:"))
             continue
         # `generators.1 (self_guide).task_files` names generators.1.task_files
-        keys = tuple(int(p) if p.isdigit() else p for p in re.sub(r" \([^)]*\)", "", field).split(" ")[0].split("."))
-        while keys and keys not in lines:
+        keys = tuple(re.sub(r" \([^)]*\)", "", field).split(" ")[0].split("."))
+        while keys and keys not in places:
             keys = keys[:-1]
-        place = lines[keys] if keys else None
+        place = places[keys] if keys else None
         problems.append((place if place is not None else float("inf"), len(problems), f"  {path}:{place}: {field}: {rest}" if keys else line))
     return "\n".join(out + [text for *_, text in sorted(problems)])
 

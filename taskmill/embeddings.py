@@ -54,8 +54,9 @@ def l2_normalize(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.where(norms == 0, 1, norms)
 
 
-# Uncached texts encoded and saved per step of EmbeddingCache.embed: about 10-20 s of MiniLM on 2 CPU cores.
-EMBED_CHUNK = 4096
+# Uncached texts encoded and saved per step of EmbeddingCache.embed. MiniLM on 2 CPU cores: about 3 s of
+# short prose, about 25 s of long table records (4,096 of those took 185 s: progress stood still).
+EMBED_CHUNK = 512
 
 
 class EmbeddingCache:
@@ -146,7 +147,8 @@ class EmbeddingCache:
 
         Items are texts or record dicts (embedded through their prompt view). Uncached items are
         encoded and written `chunk` at a time, so a killed run keeps the chunks it finished and a
-        long encode reports progress: `on_chunk(done, total)` after each, counting uncached items.
+        long encode reports progress: `on_chunk(done, total)` over the distinct ids, cached ones counted
+        as done, once before the first chunk and after each.
         """
         if len(records_or_texts) != len(ids):
             raise ValueError(f"EmbeddingCache.embed: {len(records_or_texts)} items but {len(ids)} ids")
@@ -155,6 +157,9 @@ class EmbeddingCache:
             if record_id not in self._where and record_id not in todo:
                 todo[record_id] = self.text_of(item)
         pending = list(todo.items())
+        distinct = len(set(ids))
+        if on_chunk is not None:
+            on_chunk(distinct - len(pending), distinct)
         for start in range(0, len(pending), max(1, chunk)):
             part = pending[start : start + max(1, chunk)]
             vectors = self.embedder.encode(
@@ -162,7 +167,7 @@ class EmbeddingCache:
             )
             self._append([record_id for record_id, _ in part], l2_normalize(vectors))
             if on_chunk is not None:
-                on_chunk(start + len(part), len(pending))
+                on_chunk(distinct - len(pending) + start + len(part), distinct)
         return self.get(list(ids))
 
     def _append(self, ids: list[str], vectors: np.ndarray) -> None:

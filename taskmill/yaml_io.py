@@ -14,6 +14,7 @@ Errors are `InputFileError`s reading `path:line:column: problem`, lines and colu
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import yaml
@@ -137,7 +138,8 @@ def parse_yaml(text: str, path: str, max_nodes: int = MAX_NODES, lines: dict | N
         mark = exc.problem_mark or exc.context_mark
         problem = ": ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else path
-        raise InputFileError(f"{where}: {problem}") from None
+        near = _text_at(text, mark) if mark and "'" not in problem else ""  # a quoted name says it already
+        raise InputFileError(f"{where}: {problem}" + (f" (at {near!r})" if near else "")) from None
     except yaml.reader.ReaderError as exc:
         # libyaml reports a byte offset into the UTF-8 text, the pure-Python reader a character index
         index = len(text.encode("utf-8", "surrogatepass")[: exc.position].decode("utf-8", "ignore")) if _LIBYAML else exc.position
@@ -151,6 +153,19 @@ def parse_yaml(text: str, path: str, max_nodes: int = MAX_NODES, lines: dict | N
     finally:
         if loader is not None:
             loader.dispose()
+
+
+def _text_at(text: str, mark: Any) -> str:
+    """The token at a parser mark (up to 20 characters), or the one blank character there (a tab): libyaml's
+    messages ("found undefined alias", "found character that cannot start any token") do not name it."""
+    lines = text.splitlines()
+    line = lines[mark.line] if 0 <= mark.line < len(lines) else ""
+    start = mark.column - (0 < mark.column <= len(line) and not line[mark.column - 1].isprintable())  # an invisible BOM
+    rest = line[start:]
+    if rest[:1].isspace():
+        return rest[:1]
+    token = re.match(r"\S{1,20}", rest)
+    return token.group() if token else ""
 
 
 def _record_lines(node: yaml.Node, prefix: tuple, lines: dict) -> None:

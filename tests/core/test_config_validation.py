@@ -94,6 +94,19 @@ def test_control_character_after_non_ascii_text_names_its_own_line_and_column(tm
         load_config(path)
 
 
+@pytest.mark.parametrize("text, place, shown", [
+    ("generators: [{method: sql_exec}]\nseed: *nope\n", ":2:7:", "found undefined alias (at '*nope')"),
+    ("generators: [{method: sql_exec}]\n\tseed: 3\n", ":2:1:", "cannot start any token (at '\\t')"),
+    ("generators: [{method: sql_exec}]\nseed: 1\n\ufeffrun_root: r\n", ":3:2:", "did not find expected key (at '\\ufeffrun_root:')"),
+])  # fmt: skip
+def test_yaml_errors_show_the_text_the_parser_stopped_at(tmp_path, text, place, shown):
+    # libyaml's messages do not name the alias, the tab or the stray BOM; the message shows what stands there
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value).startswith(f"{path}{place}") and shown in str(err.value), str(err.value)
+
+
 def test_duplicate_keys_are_rejected_with_both_lines(tmp_path):
     path = _write(tmp_path, "seed: 1\ngenerators: [{method: sql_exec}]\nseed: 2\n")
     with pytest.raises(ConfigError, match=rf"^{path}:3:1: duplicate key 'seed' \(first at line 1\)"):
@@ -213,3 +226,13 @@ def test_field_errors_from_a_file_carry_its_name_and_line(tmp_path):
     assert lines[0] == f"invalid taskmill config {path}:"
     assert f"  {path}:5: generators.0.renderr: unknown field 'renderr' (did you mean 'renderer'?)" in lines
     assert f"  {path}:8: sources.0.limit: Input should be greater than or equal to 1 (got -1)" in lines
+
+
+def test_a_key_that_is_not_text_is_placed_on_its_own_line(tmp_path):
+    # YAML reads `~:` as None and `3:` as 3; the field path prints them so, the line index keeps "~" and "3"
+    top = _write(tmp_path, "generators: [{method: sql_exec}]\n~: 1\n")
+    with pytest.raises(ConfigError, match=rf"{top}:2: None: Keys should be strings"):
+        load_config(top)
+    nested = _write(tmp_path, "generators:\n  - method: sql_exec\n    3: x\n", "n.yaml")
+    with pytest.raises(ConfigError, match=r"n\.yaml:3: generators\.0\.3: Keys should be strings"):
+        load_config(nested)

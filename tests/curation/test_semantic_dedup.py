@@ -80,11 +80,12 @@ def test_embedding_cache_keeps_finished_chunks_when_encoding_fails(tmp_path):
     cache = EmbeddingCache(tmp_path, model="fake", embedder=FailsOnThirdCall())
     with pytest.raises(RuntimeError, match="killed"):
         cache.embed(texts, [f"id{i}" for i in range(6)], chunk=2, on_chunk=lambda done, total: steps.append((done, total)))
-    assert steps == [(2, 6), (4, 6)]
-    again = HashEmbedder()
+    assert steps == [(0, 6), (2, 6), (4, 6)]
+    again, steps = HashEmbedder(), []
     resumed = EmbeddingCache(tmp_path, model="fake", embedder=again)
-    vectors = resumed.embed(texts, [f"id{i}" for i in range(6)], chunk=2)
+    vectors = resumed.embed(texts, [f"id{i}" for i in range(6)], chunk=2, on_chunk=lambda done, total: steps.append((done, total)))
     assert again.seen == ["text 4", "text 5"] and vectors.shape == (6, 8)
+    assert steps == [(4, 6), (6, 6)]  # the saved chunks count as done at once
 
 
 def test_embedding_cache_computes_each_id_once(tmp_path):

@@ -124,8 +124,8 @@ def test_quiet_run_prints_one_line_per_stage_and_publishes_progress_and_stage_ta
     # The terminal: a header, one line per stage, the end summary; no engine, Ray or Prefect chatter.
     stages = [m["stage"] for m in map(STAGE_LINE.match, out.splitlines()) if m]
     generators = [f"generate-{g.name}" for g in cfg.generators]
-    assert sorted(stages) == sorted(["load-sources", "engine-startup", *generators, "curate", "select", "export"])
-    assert stages.index("engine-startup") < stages.index("generate-bonito") and stages[-3:] == ["curate", "select", "export"]
+    assert sorted(stages) == sorted(["load-sources", "engine-startup", *generators, "curate", "roundtrip", "select", "export"])
+    assert stages.index("engine-startup") < stages.index("generate-bonito") and stages[-4:] == ["curate", "roundtrip", "select", "export"]
     assert not [line for line in (out + err).splitlines() if any(mark in line for mark in WORKER_MARKS)], out + err
     lines = {m["stage"]: m for m in map(STAGE_LINE.match, out.splitlines()) if m}
     summary = json.load(open(os.path.join(cfg.run_dir, "summary.json")))

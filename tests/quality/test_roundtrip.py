@@ -94,6 +94,20 @@ def test_only_answerable_records_of_the_configured_methods_are_checked():
     assert "roundtrip" not in kept[0]["meta"]
 
 
+def test_on_by_default_but_a_run_without_model_written_answers_skips_it():
+    # the default config gets the measured gate; a SQL-only run must not start an engine for nothing
+    from flows.roundtrip import after_curation, roundtrip_enabled
+    from taskmill.config import parse_config
+
+    assert RoundtripConfig().enabled
+    bonito = parse_config({"generators": [{"method": "bonito", "tasks": {"qa": 1}}, {"method": "sql_exec"}]})
+    assert roundtrip_enabled(bonito) and after_curation(bonito) == "roundtrip"
+    sql_only = parse_config({"generators": [{"method": "sql_exec"}]})
+    assert not roundtrip_enabled(sql_only) and after_curation(sql_only) == "curated"
+    off = parse_config({"generators": [{"method": "bonito", "tasks": {"qa": 1}}], "curation": {"roundtrip": {"enabled": False}}})
+    assert not roundtrip_enabled(off)
+
+
 def test_a_failed_request_keeps_the_record_unchecked_or_rejects_it():
     record = bonito(1, "How long does the crossing take?", "Forty minutes.")
 

@@ -131,6 +131,10 @@ def test_double_barreled_yes_no_questions():
     )  # fmt: skip
     assert verdict(bonito("Is an exception raised for errors or other exceptional conditions?", "Yes", "yes-no question answering")) is None
     assert verdict(bonito("Is the flow of control and the code block left when an exception is raised?", "Yes", "yes-no question answering")) is None
+    # conditions of one question, and a predicate continued with "has" (a new user's examples)
+    for one in ("Is an exception handled if it is raised in a try block and is the handler listed?",
+                "Is an exception raised where the error is detected and has the flow of control ended?"):  # fmt: skip
+        assert verdict(bonito(one, "Yes", "yes-no question answering")) is None, one
 
 
 def test_summaries_shorter_than_and_overlapping_the_passage():
