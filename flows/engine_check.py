@@ -29,7 +29,7 @@ def run_engine_check(cfg: RunConfig, name: str, input_stage: str, kept_stage: st
 
     store = RunStore(cfg.run_dir)
     if store.stage_done(kept_stage):
-        return store.manifest()["stages"][kept_stage].get("report", {})
+        return {**store.manifest()["stages"][kept_stage].get("report", {}), "done_earlier": True}
     for stage in (kept_stage, rejects_stage):
         store.clear_stage(stage)
     engine = get_engine(engine_settings)

@@ -216,6 +216,7 @@ def _engine_check(cfg: RunConfig, store: RunStore, stage_task, row: str, kept_st
 
     report = stage_task(cfg)
     counts = stage_counts(store, kept_stage, rejects_stage)
-    board_for(cfg.run_dir).stage_done(row, report.get("seen"), counts["kept"], report.get("seconds", 0.0),
-                                      rejected=counts["rejected"], note=str(report.get("model", "")))  # fmt: skip
+    earlier = report.pop("done_earlier", False)  # like the other stages' rows: no seconds spent this run
+    board_for(cfg.run_dir).stage_done(row, report.get("seen"), counts["kept"], 0.0 if earlier else report.get("seconds", 0.0),
+                                      rejected=counts["rejected"], note="done earlier" if earlier else str(report.get("model", "")))  # fmt: skip
     return report

@@ -169,6 +169,7 @@ def test_quiet_run_prints_one_line_per_stage_and_publishes_progress_and_stage_ta
     out, err = capfd.readouterr()
     assert "rejected at generate-sql_exec" in out and "rejects by reason: taskmill inspect" not in out
     assert re.search(r"^  curate .* done earlier", out, re.M) and re.search(r"^  generate-bonito .* done earlier", out, re.M)
+    assert re.search(r"^  roundtrip .* 0.0 s  done earlier", out, re.M), out
     assert "engine-startup" not in out  # nothing left to generate: no engine started
 
 
