@@ -232,8 +232,10 @@ def _in_hub_cache(repo_id: str) -> bool:
 
 def _check_engine(cfg: RunConfig, problems: list[str]) -> None:
     engine = cfg.engine
-    if not any(g.method in ("bonito", "self_guide") for g in cfg.generators):
-        return  # no generator asks the engine for anything
+    from generators.base import load_generator_class
+
+    if not any(load_generator_class(g.method).needs_engine for g in cfg.generators):
+        return  # no generator asks the engine for anything (coi does: it is checked too)
     if engine.backend == "openai":
         if not engine.base_url:
             problems.append("engine.base_url: required for backend 'openai' (e.g. http://127.0.0.1:8000/v1)")
