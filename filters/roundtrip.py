@@ -54,7 +54,8 @@ class RoundtripConfig(BaseModel):
     # 0.91 on; bench/quality.py). Costs one short greedy request per checked record, on the run's engine.
     enabled: bool = True
     engine: EngineSettings | None = None  # None: the run's engine
-    methods: list[str] = ["bonito", "self_guide"]  # generators whose answers a model wrote
+    # generator methods (not stage names) whose answers a model wrote; a misspelt one switched the check off
+    methods: list[Literal["bonito", "self_guide"]] = ["bonito", "self_guide"]
     # token F1 at or above which free answers agree; 0.75 was chosen on the tune half of the labelled check set
     # (bench/quality.py, packaged 135M model re-answering with DEMOS). A generator that writes long answers
     # scores lower F1 against a few-word re-answer for the same fact: lower it for such a generator.

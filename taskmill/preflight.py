@@ -232,19 +232,21 @@ def _in_hub_cache(repo_id: str) -> bool:
 
 def _check_engine(cfg: RunConfig, problems: list[str]) -> None:
     engine = cfg.engine
-    if not any(g.method in ("bonito", "self_guide") for g in cfg.generators):
-        return  # no generator asks the engine for anything
+    from generators.base import load_generator_class
+
+    if not any(load_generator_class(g.method).needs_engine for g in cfg.generators):
+        return _check_local_cpus(cfg, problems, engine_actors=False)  # no generator asks the engine for anything
     if engine.backend == "openai":
         if not engine.base_url:
             problems.append("engine.base_url: required for backend 'openai' (e.g. http://127.0.0.1:8000/v1)")
-        return
+        return _check_local_cpus(cfg, problems, engine_actors=False)
     problem = model_problem(engine.name)
     if problem:
         problems.append(problem)
     _check_local_cpus(cfg, problems)
 
 
-def _check_local_cpus(cfg: RunConfig, problems: list[str]) -> None:
+def _check_local_cpus(cfg: RunConfig, problems: list[str], engine_actors: bool = True) -> None:
     """Engine actors hold their CPUs for the whole run: on a local Ray, what they leave must fit one CPU-stage
     task (SQL shards, curation), or that task waits for a CPU forever; an actor asking for more than the
     machine has never starts. A cluster (`ray.address`) is sized by its own nodes: not checked here."""
@@ -253,6 +255,10 @@ def _check_local_cpus(cfg: RunConfig, problems: list[str]) -> None:
     engine, total = cfg.engine, cfg.ray.num_cpus or os.cpu_count() or 1
     held = engine.num_engines * engine.actor_num_cpus
     where = f"the local Ray's {total} CPUs" + (" (ray.num_cpus)" if cfg.ray.num_cpus else " (this machine's)")
+    if not engine_actors:  # no engine actor holds CPUs; a task asking for more than there are never starts
+        if cfg.ray.task_cpus > total:
+            problems.append(f"ray.task_cpus: {cfg.ray.task_cpus:g} CPUs per curation or SQL task, more than {where}: the tasks would wait forever")
+        return
     if engine.actor_num_cpus > total:
         problems.append(f"engine.actor_num_cpus: {engine.actor_num_cpus:g} CPUs per engine actor, more than {where}: the engine would never start")
     elif held + cfg.ray.task_cpus > total:

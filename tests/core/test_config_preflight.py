@@ -158,3 +158,20 @@ def test_engine_actors_that_leave_no_cpu_for_ray_tasks_are_refused():
     assert preflight(parse_config(fits)) == []
     on_a_cluster = {**gen, "ray": {"address": "auto"}, "engine": {"actor_num_cpus": 64}}
     assert preflight(parse_config(on_a_cluster)) == []
+
+
+def test_a_coi_only_run_gets_its_engine_checked():
+    # coi asks the engine for every step: its model and CPUs are checked like Bonito's (it skipped both)
+    coi = {"generators": [{"method": "coi", "task_files": ["examples/tasks/coi_tasks.yaml"]}]}
+    message = _problems({**coi, "ray": {"num_cpus": 2}, "engine": {"name": "/nonexistent/model", "num_engines": 2}})
+    assert "/nonexistent/model" in message
+    assert "engine.actor_num_cpus: 2 engine(s) x 1 CPUs hold 2 of the local Ray's 2 CPUs (ray.num_cpus)" in message
+
+
+def test_tasks_asking_for_more_cpus_than_the_local_ray_has_are_refused_without_an_engine():
+    # a SQL-only run with ray.task_cpus above the CPUs sat silent forever (no engine, so the check was skipped)
+    sql = {"generators": [{"method": "sql_exec", "tasks_per_table": 1}], "ray": {"num_cpus": 2, "task_cpus": 3}}
+    message = _problems(sql)
+    assert "ray.task_cpus: 3 CPUs per curation or SQL task, more than the local Ray's 2 CPUs (ray.num_cpus)" in message
+    assert preflight(parse_config({**sql, "ray": {"num_cpus": 2, "task_cpus": 2}})) == []
+    assert preflight(parse_config({**sql, "ray": {"address": "auto", "task_cpus": 3}})) == []

@@ -181,3 +181,15 @@ def test_the_packaged_model_recovers_a_right_answer_and_not_a_wrong_one(vllm_eng
     assert [(r["id"], r["reject_reason"]) for r in rejected] == [(records[1]["id"], "roundtrip_disagree"), (records[3]["id"], "roundtrip_disagree")]
     assert kept[0]["meta"]["roundtrip"]["answer"] == "1891" and kept[1]["meta"]["roundtrip"]["answer"] == "yes"
     assert all(r["meta"]["roundtrip"]["model"] == vllm_engine.model_name for r in kept)
+
+
+def test_a_methods_entry_that_is_no_checkable_method_is_a_config_error():
+    # `methods: [qa_gen]` (a stage name) or a typo matched no record and switched the check off silently
+    from taskmill.config import ConfigError, parse_config
+
+    base = {"sources": [{"kind": "pydoc_topics"}], "generators": [{"method": "bonito", "name": "qa_gen", "tasks": {"qa": 1}}]}
+    for wrong in ("qa_gen", "bontio"):
+        with pytest.raises(ConfigError) as err:
+            parse_config({**base, "curation": {"roundtrip": {"methods": [wrong]}}})
+        assert "curation.roundtrip.methods.0" in str(err.value) and "bonito" in str(err.value)
+    assert parse_config({**base, "curation": {"roundtrip": {"methods": ["bonito"]}}}).curation.roundtrip.methods == ["bonito"]
