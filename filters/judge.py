@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 from typing import Any, Literal, Sequence
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from filters.text_views import prompt_view, response_view
 from taskmill.engine.base import Engine, GenerationRequest
 from taskmill.engine.settings import EngineSettings
 from taskmill.records import derive_seed, reject
+from taskmill.switchable import Switchable
 
 STAGE = "judge"
 
@@ -38,7 +39,7 @@ SYSTEM = (
 )
 
 
-class JudgeConfig(BaseModel):
+class JudgeConfig(Switchable):  # `judge: false` turns it off
     model_config = ConfigDict(extra="forbid")
     enabled: bool = False
     engine: EngineSettings | None = None  # None: the run's engine

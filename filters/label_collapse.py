@@ -20,22 +20,18 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field
+
+from taskmill.switchable import Switchable
 
 MC_TYPE = "multiple-choice question answering"
 
 
-class LabelCollapseConfig(BaseModel):
+class LabelCollapseConfig(Switchable):  # `label_collapse: false` turns it off
     model_config = ConfigDict(extra="forbid")
     enabled: bool = True
     max_share: float = Field(0.9, gt=0, le=1)  # a group whose most frequent label reaches this share collapses
     min_group: int = Field(5, ge=2)  # smaller groups are not judged
-
-    @model_validator(mode="before")
-    @classmethod
-    def _switch(cls, value: Any) -> Any:
-        """`label_collapse: false` (or true) is short for `{enabled: false}`."""
-        return {"enabled": value} if isinstance(value, bool) else value
 
 
 def label_of(record: dict) -> tuple[str, str] | None:

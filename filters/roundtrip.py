@@ -28,13 +28,14 @@ import string
 from collections import Counter
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from filters.task_form import LABELS, OPTION_LINE, QA_TYPES, YES_NO_TYPES
 from filters.text_views import prompt_view
 from taskmill.engine.base import Engine, GenerationRequest
 from taskmill.engine.settings import EngineSettings
 from taskmill.records import derive_seed, reject
+from taskmill.switchable import Switchable
 
 STAGE = "roundtrip"
 MULTIPLE_CHOICE = "multiple-choice question answering"
@@ -48,7 +49,7 @@ SYSTEM = (
 )
 
 
-class RoundtripConfig(BaseModel):
+class RoundtripConfig(Switchable):  # `roundtrip: false` turns it off
     model_config = ConfigDict(extra="forbid")
     # On by default: without it the gate keeps answers the model got wrong (check set: precision 0.78 off,
     # 0.91 on; bench/quality.py). Costs one short greedy request per checked record, on the run's engine.
@@ -65,6 +66,10 @@ class RoundtripConfig(BaseModel):
     max_chars: int = Field(6000, ge=200)  # prompt text shown to the re-answering model
     on_error: Literal["reject", "keep"] = "keep"  # a failed request: keep the record unchecked, or reject it
     batch_size: int = Field(256, ge=1)
+
+    def applies(self, methods: list[str]) -> bool:
+        """On, and some generator method of the run writes answers it checks."""
+        return self.enabled and any(method in self.methods for method in methods)
 
 
 # --- answer normalization (SQuAD's evaluation script, re-implemented) -----------------------------------
@@ -203,16 +208,20 @@ def roundtrip_records(records: list[dict], engine: Engine, cfg: RoundtripConfig,
                 continue
             how, result = verdicts[id(record)]
             meta = dict(record.get("meta") or {})
-            if result.error is not None or not result.completions:
+            answer = result.completions[0].text.strip() if result.completions else ""
+            error = result.error if result.error is not None else None if result.completions else "no completion"
+            if error is None and how["kind"] == "text" and not normalize_answer(answer):
+                # "The answer is:" cut by the stop string: nothing to compare, a failed check, not a disagreement
+                error = f"no answer in the re-answer {answer[:60]!r}"
+            if error is not None:
                 stats["errors"] += 1
-                meta[STAGE] = {"model": engine.model_name, "error": result.error or "no completion"}
+                meta[STAGE] = {"model": engine.model_name, "error": error}
                 out = {**record, "meta": meta}
                 if cfg.on_error == "keep":
                     kept.append(out)
                 else:
-                    rejected.append(reject(out, "roundtrip_failed", STAGE, error=meta[STAGE]["error"]))
+                    rejected.append(reject(out, "roundtrip_failed", STAGE, error=error))
                 continue
-            answer = result.completions[0].text.strip()
             score = round(agreement(how, answer), 4)
             meta[STAGE] = {"model": engine.model_name, "kind": how["kind"], "answer": answer[:300], "score": score}
             out = {**record, "meta": meta}

@@ -22,7 +22,7 @@ ROUNDTRIP_REJECTS = "rejects/roundtrip"
 def roundtrip_enabled(cfg: RunConfig) -> bool:
     """On, and some generator of the run writes answers it checks (a SQL-only run starts no engine for it)."""
     check = getattr(cfg.curation, "roundtrip", None)
-    return check is not None and check.enabled and any(g.method in check.methods for g in cfg.generators)
+    return check is not None and check.applies([g.method for g in cfg.generators])
 
 
 def after_curation(cfg: RunConfig) -> str:

@@ -243,7 +243,22 @@ def _check_engine(cfg: RunConfig, problems: list[str]) -> None:
     problem = model_problem(engine.name)
     if problem:
         problems.append(problem)
+    for field, other in _check_engines(cfg):
+        if other.backend == "openai" and not other.base_url:
+            problems.append(f"{field}.base_url: required for backend 'openai' (e.g. http://127.0.0.1:8000/v1)")
+        elif other.backend == "vllm":
+            problem = model_problem(other.name, f"{field}.name")
+            if problem:
+                problems.append(problem)
     _check_local_cpus(cfg, problems)
+
+
+def _check_engines(cfg: RunConfig) -> list[tuple[str, Any]]:
+    """(field, settings) of the round-trip and judge engines that are on and are not the run's own engine."""
+    roundtrip = cfg.curation.roundtrip
+    wanted = [("curation.roundtrip.engine", roundtrip.engine if roundtrip.applies([g.method for g in cfg.generators]) else None),
+              ("curation.judge.engine", cfg.curation.judge.engine if cfg.curation.judge.enabled else None)]  # fmt: skip
+    return [(field, other) for field, other in wanted if other is not None and other.model_dump_json() != cfg.engine.model_dump_json()]
 
 
 def _check_local_cpus(cfg: RunConfig, problems: list[str], engine_actors: bool = True) -> None:
@@ -267,6 +282,12 @@ def _check_local_cpus(cfg: RunConfig, problems: list[str], engine_actors: bool =
             f"leaving less than ray.task_cpus ({cfg.ray.task_cpus:g}) for curation and SQL tasks, which would wait forever; "
             "lower engine.actor_num_cpus or ray.task_cpus"
         )
+    for field, other in _check_engines(cfg):  # started after the run's engine, which keeps its CPUs to the end
+        need = other.num_engines * other.actor_num_cpus if other.backend == "vllm" else 0.0
+        if need and held + need > total:
+            problems.append(f"{field}.actor_num_cpus: {other.num_engines} x {other.actor_num_cpus:g} CPUs, but the run's engine "
+                            f"holds {held:g} of {where} for the whole run: this engine would never start")  # fmt: skip
+        held += need
 
 
 def _check_curation(cfg: RunConfig, problems: list[str]) -> None:

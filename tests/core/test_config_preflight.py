@@ -175,3 +175,17 @@ def test_tasks_asking_for_more_cpus_than_the_local_ray_has_are_refused_without_a
     assert "ray.task_cpus: 3 CPUs per curation or SQL task, more than the local Ray's 2 CPUs (ray.num_cpus)" in message
     assert preflight(parse_config({**sql, "ray": {"num_cpus": 2, "task_cpus": 2}})) == []
     assert preflight(parse_config({**sql, "ray": {"address": "auto", "task_cpus": 3}})) == []
+
+
+def test_a_roundtrip_engine_of_its_own_is_checked_and_must_fit_beside_the_runs_engine(tmp_path):
+    # the run's engine keeps its CPUs to the end: a second engine that does not fit hung the run silently
+    gen = {"sources": [{"kind": "pydoc_topics"}], "generators": [{"method": "bonito", "tasks": {"qa": 1}}], "ray": {"num_cpus": 2}}
+    message = _problems({**gen, "curation": {"roundtrip": {"engine": {"name": "packaged:smollm2", "actor_num_cpus": 1.5}}}})
+    assert "curation.roundtrip.engine.actor_num_cpus: 1 x 1.5 CPUs, but the run's engine holds 1 of the local Ray's 2 CPUs" in message
+    missing = _problems({**gen, "curation": {"roundtrip": {"engine": {"name": str(tmp_path / "model")}}}})
+    assert f"curation.roundtrip.engine.name: no model directory at '{tmp_path / 'model'}'" in missing
+    # the run's own engine named again is the same engine (one actor), and a check that is off needs none
+    same = {**gen, "curation": {"roundtrip": {"engine": {"name": "packaged:smollm2"}}}}
+    assert preflight(parse_config(same)) == []
+    off = {**gen, "curation": {"roundtrip": {"enabled": False, "engine": {"name": str(tmp_path / "model")}}}}
+    assert preflight(parse_config(off)) == []

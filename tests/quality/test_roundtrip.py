@@ -106,6 +106,9 @@ def test_on_by_default_but_a_run_without_model_written_answers_skips_it():
     assert not roundtrip_enabled(sql_only) and after_curation(sql_only) == "curated"
     off = parse_config({"generators": [{"method": "bonito", "tasks": {"qa": 1}}], "curation": {"roundtrip": {"enabled": False}}})
     assert not roundtrip_enabled(off)
+    # the first thing a user writes to turn it off; judge and label_collapse take the same shorthand
+    short = parse_config({"generators": [{"method": "bonito", "tasks": {"qa": 1}}], "curation": {"roundtrip": False, "judge": False}})
+    assert not roundtrip_enabled(short) and not short.curation.judge.enabled
 
 
 def test_a_failed_request_keeps_the_record_unchecked_or_rejects_it():
@@ -193,3 +196,13 @@ def test_a_methods_entry_that_is_no_checkable_method_is_a_config_error():
             parse_config({**base, "curation": {"roundtrip": {"methods": [wrong]}}})
         assert "curation.roundtrip.methods.0" in str(err.value) and "bonito" in str(err.value)
     assert parse_config({**base, "curation": {"roundtrip": {"methods": ["bonito"]}}}).curation.roundtrip.methods == ["bonito"]
+
+
+def test_a_reanswer_cut_before_its_answer_is_a_failed_check_not_a_disagreement():
+    # "The answer is:" then the stop string: nothing to compare (a new user's runs lost good records to it)
+    record = bonito(1, "How long does the crossing take?", "Forty minutes.")
+    kept, rejected, stats = roundtrip_records([record], ScriptedEngine(["The answer is:"]), ON)
+    assert rejected == [] and stats == {"requests": 1, "errors": 1}
+    assert kept[0]["meta"]["roundtrip"]["error"] == "no answer in the re-answer 'The answer is:'"
+    _, rejected, _ = roundtrip_records([record], ScriptedEngine(["The answer is:"]), RoundtripConfig(enabled=True, on_error="reject"))
+    assert rejected[0]["reject_reason"] == "roundtrip_failed"
