@@ -211,8 +211,12 @@ def roundtrip_records(records: list[dict], engine: Engine, cfg: RoundtripConfig,
             answer = result.completions[0].text.strip() if result.completions else ""
             error = result.error if result.error is not None else None if result.completions else "no completion"
             if error is None and how["kind"] == "text" and not normalize_answer(answer):
-                # "The answer is:" cut by the stop string: nothing to compare, a failed check, not a disagreement
-                error = f"no answer in the re-answer {answer[:60]!r}"
+                # Only a lead-in ("The answer is:") before the stop string: the model found nothing to answer
+                # from the passage. In the demo that was a nonsense question; its own reason tells it apart.
+                stats["unanswered"] += 1
+                meta[STAGE] = {"model": engine.model_name, "kind": how["kind"], "answer": answer[:300], "score": 0.0}
+                rejected.append(reject({**record, "meta": meta}, "roundtrip_unanswered", STAGE, reanswer=answer[:120]))
+                continue
             if error is not None:
                 stats["errors"] += 1
                 meta[STAGE] = {"model": engine.model_name, "error": error}
