@@ -85,7 +85,10 @@ def milestones(run_dir: str, ready: float) -> dict:
 def time_of_saved_state(run_dir: str, saved_at: dict) -> float:
     """The baseline's time at which it had saved what the killed run in `run_dir` saved (0.0: nothing)."""
     manifest = os.path.join(run_dir, "manifest.json")  # absent when killed before its first write
-    stages = json.load(open(manifest, encoding="utf-8")).get("stages", {}) if os.path.exists(manifest) else {}
+    stages = {}
+    if os.path.exists(manifest):
+        with open(manifest, encoding="utf-8") as f:
+            stages = json.load(f).get("stages", {})
     done = {name for name, stage in stages.items() if stage.get("done")}
     for stage in reversed(GLOBAL_STAGES):
         if stage in done and stage in saved_at["stages"]:

@@ -122,7 +122,7 @@ def check_double_barreled(v: "TaskView", cfg: "TaskFormConfig") -> "Verdict":
     second = SECOND_QUESTION.search(question)
     if second is None or not INTERROGATIVE.match(question):
         return None
-    if not second.group().lstrip(" ").startswith((",", ";")) and SUBORDINATOR.search(question[: second.start()]):
+    if second.group()[0] not in ",;" and SUBORDINATOR.search(question[: second.start()]):
         return None
     return "double_barreled", {"second_question": question[second.start():].strip()[:80]}
 

@@ -208,16 +208,17 @@ def roundtrip_records(records: list[dict], engine: Engine, cfg: RoundtripConfig,
                 continue
             how, result = verdicts[id(record)]
             meta = dict(record.get("meta") or {})
-            answer = result.completions[0].text.strip() if result.completions else ""
-            error = result.error if result.error is not None else None if result.completions else "no completion"
-            if error is None and how["kind"] == "text" and not normalize_answer(answer):
+            failed = result.error is not None or not result.completions
+            answer = "" if failed else result.completions[0].text.strip()
+            if not failed and how["kind"] == "text" and not normalize_answer(answer):
                 # Only a lead-in ("The answer is:") before the stop string: the model found nothing to answer
                 # from the passage. In the demo that was a nonsense question; its own reason tells it apart.
                 stats["unanswered"] += 1
                 meta[STAGE] = {"model": engine.model_name, "kind": how["kind"], "answer": answer[:300], "score": 0.0}
                 rejected.append(reject({**record, "meta": meta}, "roundtrip_unanswered", STAGE, reanswer=answer[:120]))
                 continue
-            if error is not None:
+            if failed:
+                error = result.error or "no completion"
                 stats["errors"] += 1
                 meta[STAGE] = {"model": engine.model_name, "error": error}
                 out = {**record, "meta": meta}

@@ -160,8 +160,9 @@ class EmbeddingCache:
         distinct = len(set(ids))
         if on_chunk is not None:
             on_chunk(distinct - len(pending), distinct)
-        for start in range(0, len(pending), max(1, chunk)):
-            part = pending[start : start + max(1, chunk)]
+        step = max(1, chunk)
+        for start in range(0, len(pending), step):
+            part = pending[start : start + step]
             vectors = self.embedder.encode(
                 [text for _, text in part], batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False
             )

@@ -231,26 +231,23 @@ def _in_hub_cache(repo_id: str) -> bool:
 
 
 def _check_engine(cfg: RunConfig, problems: list[str]) -> None:
-    engine = cfg.engine
     from generators.base import load_generator_class
 
     if not any(load_generator_class(g.method).needs_engine for g in cfg.generators):
-        return _check_local_cpus(cfg, problems, engine_actors=False)  # no generator asks the engine for anything
-    if engine.backend == "openai":
-        if not engine.base_url:
-            problems.append("engine.base_url: required for backend 'openai' (e.g. http://127.0.0.1:8000/v1)")
-        return _check_local_cpus(cfg, problems, engine_actors=False)
-    problem = model_problem(engine.name)
-    if problem:
-        problems.append(problem)
-    for field, other in _check_engines(cfg):
-        if other.backend == "openai" and not other.base_url:
-            problems.append(f"{field}.base_url: required for backend 'openai' (e.g. http://127.0.0.1:8000/v1)")
-        elif other.backend == "vllm":
-            problem = model_problem(other.name, f"{field}.name")
-            if problem:
-                problems.append(problem)
-    _check_local_cpus(cfg, problems)
+        return _check_local_cpus(cfg, problems, [], engine_actors=False)  # no generator asks the engine for anything
+    others = _check_engines(cfg) if cfg.engine.backend == "vllm" else []  # beside an openai engine: not checked
+    for field, settings in [("engine", cfg.engine), *others]:
+        problem = _engine_problem(settings, field)
+        if problem:
+            problems.append(problem)
+    _check_local_cpus(cfg, problems, others, engine_actors=cfg.engine.backend == "vllm")
+
+
+def _engine_problem(settings: Any, field: str) -> str | None:
+    """What makes the engine at `field` unusable: an openai backend without base_url, a model that is not there."""
+    if settings.backend == "openai":
+        return None if settings.base_url else f"{field}.base_url: required for backend 'openai' (e.g. http://127.0.0.1:8000/v1)"
+    return model_problem(settings.name, f"{field}.name")
 
 
 def _check_engines(cfg: RunConfig) -> list[tuple[str, Any]]:
@@ -261,7 +258,7 @@ def _check_engines(cfg: RunConfig) -> list[tuple[str, Any]]:
     return [(field, other) for field, other in wanted if other is not None and other.model_dump_json() != cfg.engine.model_dump_json()]
 
 
-def _check_local_cpus(cfg: RunConfig, problems: list[str], engine_actors: bool = True) -> None:
+def _check_local_cpus(cfg: RunConfig, problems: list[str], others: list[tuple[str, Any]], engine_actors: bool = True) -> None:
     """Engine actors hold their CPUs for the whole run: on a local Ray, what they leave must fit one CPU-stage
     task (SQL shards, curation), or that task waits for a CPU forever; an actor asking for more than the
     machine has never starts. A cluster (`ray.address`) is sized by its own nodes: not checked here."""
@@ -282,7 +279,7 @@ def _check_local_cpus(cfg: RunConfig, problems: list[str], engine_actors: bool =
             f"leaving less than ray.task_cpus ({cfg.ray.task_cpus:g}) for curation and SQL tasks, which would wait forever; "
             "lower engine.actor_num_cpus or ray.task_cpus"
         )
-    for field, other in _check_engines(cfg):  # started after the run's engine, which keeps its CPUs to the end
+    for field, other in others:  # started after the run's engine, which keeps its CPUs to the end
         need = other.num_engines * other.actor_num_cpus if other.backend == "vllm" else 0.0
         if need and held + need > total:
             problems.append(f"{field}.actor_num_cpus: {other.num_engines} x {other.actor_num_cpus:g} CPUs, but the run's engine "
